@@ -66,7 +66,10 @@ mod tests {
 
     #[test]
     fn policy_digest_is_the_documented_construction() {
-        let files = [("b.yaml", b"rules: []\n".as_slice()), ("a.yaml", b"".as_slice())];
+        let files = [
+            ("b.yaml", b"rules: []\n".as_slice()),
+            ("a.yaml", b"".as_slice()),
+        ];
         let expected_material = format!(
             "{{\"construction\":\"acta-policy-digest-v1\",\"engine\":\"yaml-rules\",\"files\":[{{\"name\":\"a.yaml\",\"sha256\":\"{}\"}},{{\"name\":\"b.yaml\",\"sha256\":\"{}\"}}]}}",
             hex::encode(Sha256::digest(b"")),
@@ -84,7 +87,10 @@ mod tests {
         assert_ne!(base, policy_digest("cedar", &[("a.yaml", "x")]));
         assert_ne!(base, policy_digest("yaml-rules", &[("b.yaml", "x")]));
         assert_ne!(base, policy_digest("yaml-rules", &[("a.yaml", "y")]));
-        assert_ne!(base, policy_digest("yaml-rules", &[("a.yaml", "x"), ("b.yaml", "")]));
+        assert_ne!(
+            base,
+            policy_digest("yaml-rules", &[("a.yaml", "x"), ("b.yaml", "")])
+        );
         // not a concatenation: moving bytes between files changes the digest
         assert_ne!(
             policy_digest("yaml-rules", &[("a", "xy"), ("b", "")]),

@@ -150,7 +150,10 @@ mod tests {
         assert_eq!(jcs("[1e21]"), "[1e+21]");
         assert_eq!(jcs("[1e20]"), "[100000000000000000000]");
         assert_eq!(jcs("[5e-324]"), "[5e-324]");
-        assert_eq!(jcs("[1.0, 1e-7, 0.000001, 1.5e300]"), "[1,1e-7,0.000001,1.5e+300]");
+        assert_eq!(
+            jcs("[1.0, 1e-7, 0.000001, 1.5e300]"),
+            "[1,1e-7,0.000001,1.5e+300]"
+        );
         assert_eq!(jcs("[-9007199254740993]"), "[-9007199254740992]");
     }
 
@@ -161,7 +164,10 @@ mod tests {
         // serializer there). gavel therefore only ever canonicalizes `Value`s, and a
         // `Value` cannot hold NaN or an infinity: construction refuses them.
         for x in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
-            assert!(serde_json_canonicalizer::to_vec(&x).is_err(), "{x} accepted");
+            assert!(
+                serde_json_canonicalizer::to_vec(&x).is_err(),
+                "{x} accepted"
+            );
             assert!(serde_json::Number::from_f64(x).is_none());
         }
         // and serde_json refuses to parse them
@@ -182,7 +188,11 @@ mod tests {
     #[test]
     fn duplicate_members_are_refused() {
         let err = parse_strict(br#"{"decision":"deny","decision":"allow"}"#).unwrap_err();
-        assert!(err.to_string().contains("duplicate member name \"decision\""), "{err}");
+        assert!(
+            err.to_string()
+                .contains("duplicate member name \"decision\""),
+            "{err}"
+        );
         assert!(parse_strict(br#"{"a":{"b":1,"b":2}}"#).is_err());
         assert!(parse_strict(br#"[{"b":1},{"b":2}]"#).is_ok());
     }
@@ -196,7 +206,11 @@ mod tests {
     fn signing_rejects_non_printable_ascii_keys() {
         let ok = json!({"a": {"b c": "h\u{e9}llo"}});
         assert!(canonicalize_for_signing(&ok).is_ok());
-        for bad in [json!({"h\u{e9}llo": 1}), json!({"a": [{"\u{7f}": 1}]}), json!({"\n": 1})] {
+        for bad in [
+            json!({"h\u{e9}llo": 1}),
+            json!({"a": [{"\u{7f}": 1}]}),
+            json!({"\n": 1}),
+        ] {
             assert!(matches!(
                 canonicalize_for_signing(&bad),
                 Err(JcsError::NonAsciiKey(_))
