@@ -1,0 +1,134 @@
+//! Signal forwarding from gavel to its running children.
+//!
+//! While at least one child is registered, handlers for [`FORWARDED`] are installed
+//! process-wide (any thread may receive the signal). The handler only reads atomics and
+//! calls `kill` (async-signal-safe): each registered child's process group gets the
+//! signal (the child is a session and group leader after `setsid`, so its own children
+//! get it too, as they would from a terminal). A signal that gavel inherited as ignored
+//! (e.g. SIGHUP under `nohup`) stays ignored and is not forwarded.
+//!
+//! SIGTSTP (terminal stop): forwarded as SIGTSTP, then gavel stops itself with SIGSTOP so
+//! that the shell's job control sees the job stop; the shell's SIGCONT is then forwarded.
+//! The previous dispositions are restored when the last child is unregistered.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI32, Ordering};
+
+/// Signals forwarded to the child's process group.
+pub const FORWARDED: [libc::c_int; 9] = [
+    libc::SIGINT,
+    libc::SIGTERM,
+    libc::SIGHUP,
+    libc::SIGQUIT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGWINCH,
+    libc::SIGCONT,
+    libc::SIGTSTP,
+];
+
+const SLOTS: usize = 128;
+static CHILDREN: [AtomicI32; SLOTS] = [const { AtomicI32::new(0) }; SLOTS];
+
+struct Installed {
+    users: usize,
+    previous: Vec<(libc::c_int, libc::sigaction)>,
+}
+
+static STATE: Mutex<Installed> = Mutex::new(Installed { users: 0, previous: Vec::new() });
+
+extern "C" fn forward(sig: libc::c_int) {
+    // SAFETY: errno is thread-local; saving and restoring it keeps the interrupted code's
+    // errno intact. kill/getpid are async-signal-safe; only atomics are read.
+    unsafe {
+        let errno = *libc::__errno_location();
+        let mut any = false;
+        for slot in &CHILDREN {
+            let pid = slot.load(Ordering::Relaxed);
+            if pid > 0 {
+                any = true;
+                if libc::kill(-pid, sig) != 0 {
+                    libc::kill(pid, sig);
+                }
+            }
+        }
+        if sig == libc::SIGTSTP && any {
+            libc::kill(libc::getpid(), libc::SIGSTOP);
+        }
+        *libc::__errno_location() = errno;
+    }
+}
+
+/// A registration; unregisters on drop.
+pub(crate) struct Registration {
+    slot: Option<usize>,
+}
+
+/// Registers `pid` for forwarding (installing the handlers on first use). When all
+/// slots are taken the child is still waited for, but signals are not forwarded to it.
+pub(crate) fn register(pid: i32) -> Registration {
+    let mut state = match STATE.lock() {
+        Ok(s) => s,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    let slot = CHILDREN
+        .iter()
+        .position(|s| s.compare_exchange(0, pid, Ordering::SeqCst, Ordering::SeqCst).is_ok());
+    if slot.is_some() {
+        if state.users == 0 {
+            state.previous.clear();
+            for sig in FORWARDED {
+                // SAFETY: sigaction with a zeroed struct whose handler is an extern "C"
+                // function of the right signature; the old action is saved for restore.
+                unsafe {
+                    let mut old: libc::sigaction = std::mem::zeroed();
+                    if libc::sigaction(sig, std::ptr::null(), &mut old) != 0 {
+                        continue;
+                    }
+                    if old.sa_sigaction == libc::SIG_IGN {
+                        continue;
+                    }
+                    let mut new: libc::sigaction = std::mem::zeroed();
+                    new.sa_sigaction = forward as *const () as libc::sighandler_t;
+                    new.sa_flags = libc::SA_RESTART;
+                    libc::sigemptyset(&mut new.sa_mask);
+                    if libc::sigaction(sig, &new, std::ptr::null_mut()) == 0 {
+                        state.previous.push((sig, old));
+                    }
+                }
+            }
+        }
+        state.users += 1;
+    }
+    Registration { slot }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let Some(slot) = self.slot.take() else {
+            return;
+        };
+        let mut state = match STATE.lock() {
+            Ok(s) => s,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        CHILDREN[slot].store(0, Ordering::SeqCst);
+        state.users = state.users.saturating_sub(1);
+        if state.users == 0 {
+            for (sig, old) in state.previous.drain(..) {
+                // SAFETY: restores a disposition previously returned by sigaction.
+                unsafe { libc::sigaction(sig, &old, std::ptr::null_mut()) };
+            }
+        }
+    }
+}
+
+/// Whether the handler is installed for `sig` right now (for tests).
+#[cfg(test)]
+pub(crate) fn handler_installed(sig: libc::c_int) -> bool {
+    // SAFETY: querying the current disposition only.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(sig, std::ptr::null(), &mut old) == 0 && old.sa_sigaction == forward as *const () as libc::sighandler_t
+    }
+}

@@ -1,0 +1,636 @@
+//! fork, the child's confinement steps, exec, and waiting.
+//!
+//! Everything is built before `fork` (argv/envp pointer arrays, the ruleset fd, the
+//! `sock_fprog`s, the status pipe). Between fork and exec the child calls only
+//! async-signal-safe functions (raw system calls via libc) and allocates nothing. Each
+//! step reports `(step, errno)` over a close-on-exec pipe: the parent reads until EOF,
+//! which happens at a successful `execve` (the pipe closes) or when the child exits
+//! after a failed step.
+
+use crate::error::{ChildStep, SpawnError};
+use crate::report::{ControlStatus, EnforcementReport, SandboxState};
+use crate::signals::{self, Registration};
+use std::ffi::{CString, c_char, c_int};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// What crosses the fork for confinement.
+pub(crate) struct Confinement {
+    pub ruleset: OwnedFd,
+    pub programs: Vec<Vec<libc::sock_filter>>,
+}
+
+impl std::fmt::Debug for Confinement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Confinement")
+            .field("ruleset", &self.ruleset)
+            .field("programs", &self.programs.iter().map(Vec::len).collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// A command ready to be spawned: everything is built, nothing runs yet.
+#[derive(Debug)]
+pub struct Prepared {
+    pub(crate) exe_path: PathBuf,
+    pub(crate) exe: CString,
+    pub(crate) argv: Vec<CString>,
+    pub(crate) envp: Vec<CString>,
+    pub(crate) cwd: CString,
+    pub(crate) confinement: Option<Confinement>,
+    pub(crate) report: EnforcementReport,
+}
+
+/// A running child.
+#[derive(Debug)]
+pub struct Running {
+    pid: i32,
+    start: Instant,
+    report: EnforcementReport,
+    registration: Option<Registration>,
+    reaped: bool,
+}
+
+impl std::fmt::Debug for Registration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Registration")
+    }
+}
+
+/// A finished child.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    /// Exit status, when it exited.
+    pub exit_code: Option<i32>,
+    /// Signal number, when killed by one.
+    pub signal: Option<i32>,
+    /// Signal name (`SIGKILL`, ...), when killed by one.
+    pub signal_name: Option<&'static str>,
+    /// From just before fork to the reaping of the child.
+    pub duration: Duration,
+    /// What was applied, as confirmed by the child.
+    pub report: EnforcementReport,
+}
+
+impl Finished {
+    /// The status a shell would give: the exit code, or 128+N for signal N.
+    pub fn shell_status(&self) -> i32 {
+        match (self.exit_code, self.signal) {
+            (Some(c), _) => c,
+            (None, Some(s)) => 128 + s,
+            (None, None) => 1,
+        }
+    }
+}
+
+/// Name of a signal number.
+pub fn signal_name(sig: i32) -> Option<&'static str> {
+    Some(match sig {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGILL => "SIGILL",
+        libc::SIGTRAP => "SIGTRAP",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGUSR1 => "SIGUSR1",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGUSR2 => "SIGUSR2",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGALRM => "SIGALRM",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGSTKFLT => "SIGSTKFLT",
+        libc::SIGCHLD => "SIGCHLD",
+        libc::SIGCONT => "SIGCONT",
+        libc::SIGSTOP => "SIGSTOP",
+        libc::SIGTSTP => "SIGTSTP",
+        libc::SIGTTIN => "SIGTTIN",
+        libc::SIGTTOU => "SIGTTOU",
+        libc::SIGURG => "SIGURG",
+        libc::SIGXCPU => "SIGXCPU",
+        libc::SIGXFSZ => "SIGXFSZ",
+        libc::SIGVTALRM => "SIGVTALRM",
+        libc::SIGPROF => "SIGPROF",
+        libc::SIGWINCH => "SIGWINCH",
+        libc::SIGIO => "SIGIO",
+        libc::SIGPWR => "SIGPWR",
+        libc::SIGSYS => "SIGSYS",
+        _ => return None,
+    })
+}
+
+/// Raw material of the child; everything is a pointer or an integer.
+struct ChildPlan<'a> {
+    exe: *const c_char,
+    argv: *const *const c_char,
+    envp: *const *const c_char,
+    cwd: *const c_char,
+    status_fd: c_int,
+    ruleset_fd: c_int,
+    progs: &'a [libc::sock_fprog],
+    parent_pid: libc::pid_t,
+    confine: bool,
+}
+
+fn errno() -> c_int {
+    // SAFETY: __errno_location returns the calling thread's errno slot.
+    unsafe { *libc::__errno_location() }
+}
+
+/// Writes one `(step, errno)` record. Async-signal-safe.
+fn child_report(fd: c_int, step: ChildStep, err: c_int) {
+    let mut buf = [0u8; 8];
+    let code = step.code().to_le_bytes();
+    let e = err.to_le_bytes();
+    buf[..4].copy_from_slice(&code);
+    buf[4..].copy_from_slice(&e);
+    loop {
+        // SAFETY: writes 8 bytes from a stack buffer to the status pipe.
+        let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
+        if n < 0 && errno() == libc::EINTR {
+            continue;
+        }
+        break;
+    }
+}
+
+fn child_fail(fd: c_int, step: ChildStep, err: c_int) -> ! {
+    child_report(fd, step, if err == 0 { libc::EIO } else { err });
+    // SAFETY: _exit is async-signal-safe and does not run atexit handlers.
+    unsafe { libc::_exit(127) }
+}
+
+/// Closes every fd >= 3 except `keep` (ascending, distinct, each >= 3).
+fn close_all_but(keep: &[c_int]) -> Result<(), c_int> {
+    let mut lo: libc::c_uint = 3;
+    for &k in keep {
+        let k = k as libc::c_uint;
+        if k > lo {
+            close_range(lo, k - 1)?;
+        }
+        lo = k + 1;
+    }
+    close_range(lo, libc::c_uint::MAX)
+}
+
+fn close_range(lo: libc::c_uint, hi: libc::c_uint) -> Result<(), c_int> {
+    // SAFETY: close_range only closes descriptors of this (child) process.
+    let rc = unsafe { libc::syscall(libc::SYS_close_range, lo, hi, 0 as libc::c_uint) };
+    if rc == 0 {
+        return Ok(());
+    }
+    if errno() != libc::ENOSYS {
+        return Err(errno());
+    }
+    // Kernel < 5.9: close one by one up to the fd limit.
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes into a stack struct.
+    let max = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
+        lim.rlim_cur.min(1 << 20) as libc::c_uint
+    } else {
+        1 << 16
+    };
+    let mut fd = lo;
+    while fd <= hi && fd < max {
+        // SAFETY: closing a descriptor number; EBADF is expected and ignored.
+        unsafe { libc::close(fd as c_int) };
+        fd += 1;
+    }
+    Ok(())
+}
+
+/// The child, between fork and exec. Never returns.
+fn child_main(p: &ChildPlan<'_>) -> ! {
+    let fd = p.status_fd;
+    // SAFETY (whole function): only async-signal-safe libc calls on pointers prepared
+    // before fork that stay valid in the child's copy of the address space.
+    unsafe {
+        if libc::setsid() < 0 {
+            child_fail(fd, ChildStep::Setsid, errno());
+        }
+        child_report(fd, ChildStep::Setsid, 0);
+
+        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
+            child_fail(fd, ChildStep::ParentDeathSignal, errno());
+        }
+        if libc::getppid() != p.parent_pid {
+            child_fail(fd, ChildStep::ParentDeathSignal, libc::ESRCH);
+        }
+        child_report(fd, ChildStep::ParentDeathSignal, 0);
+
+        // Forwarding handlers inherited from the parent go back to the default (exec
+        // would do it too, but a signal could arrive before); ignored ones stay ignored.
+        // SIGPIPE goes back to the default (the Rust runtime ignores it), like
+        // std::process::Command does.
+        for sig in signals::FORWARDED {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(sig, std::ptr::null(), &mut old) == 0 && old.sa_sigaction != libc::SIG_IGN {
+                let mut dfl: libc::sigaction = std::mem::zeroed();
+                dfl.sa_sigaction = libc::SIG_DFL;
+                libc::sigaction(sig, &dfl, std::ptr::null_mut());
+            }
+        }
+        let mut dfl: libc::sigaction = std::mem::zeroed();
+        dfl.sa_sigaction = libc::SIG_DFL;
+        libc::sigaction(libc::SIGPIPE, &dfl, std::ptr::null_mut());
+        let mut empty: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut empty);
+        if libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut()) != 0 {
+            child_fail(fd, ChildStep::Signals, libc::EINVAL);
+        }
+        child_report(fd, ChildStep::Signals, 0);
+
+        // fds 0-2 exist (opened on /dev/null when the parent had them closed), every
+        // other fd except the status pipe and the ruleset is closed.
+        for std_fd in 0..3 {
+            if libc::fcntl(std_fd, libc::F_GETFD) < 0 && errno() == libc::EBADF {
+                let n = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+                if n != std_fd {
+                    child_fail(fd, ChildStep::CloseFds, if n < 0 { errno() } else { libc::EBADF });
+                }
+            }
+        }
+        let keep_one = [fd];
+        let keep_two = if p.ruleset_fd < fd { [p.ruleset_fd, fd] } else { [fd, p.ruleset_fd] };
+        let keep: &[c_int] = if p.ruleset_fd >= 0 { &keep_two } else { &keep_one };
+        if let Err(e) = close_all_but(keep) {
+            child_fail(fd, ChildStep::CloseFds, e);
+        }
+        child_report(fd, ChildStep::CloseFds, 0);
+
+        if libc::chdir(p.cwd) != 0 {
+            child_fail(fd, ChildStep::Chdir, errno());
+        }
+        child_report(fd, ChildStep::Chdir, 0);
+
+        if p.confine {
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1 as libc::c_ulong, 0, 0, 0) != 0 {
+                child_fail(fd, ChildStep::NoNewPrivs, errno());
+            }
+            child_report(fd, ChildStep::NoNewPrivs, 0);
+
+            if libc::syscall(libc::SYS_landlock_restrict_self, p.ruleset_fd, 0 as libc::c_uint) != 0 {
+                child_fail(fd, ChildStep::Landlock, errno());
+            }
+            libc::close(p.ruleset_fd);
+            child_report(fd, ChildStep::Landlock, 0);
+
+            for prog in p.progs {
+                let rc = libc::syscall(
+                    libc::SYS_seccomp,
+                    libc::SECCOMP_SET_MODE_FILTER,
+                    0 as libc::c_uint,
+                    prog as *const libc::sock_fprog,
+                );
+                if rc != 0 {
+                    child_fail(fd, ChildStep::Seccomp, errno());
+                }
+            }
+            child_report(fd, ChildStep::Seccomp, 0);
+        }
+
+        libc::execve(p.exe, p.argv, p.envp);
+        child_fail(fd, ChildStep::Exec, errno())
+    }
+}
+
+/// Duplicates `fd` onto a number >= 3 (close-on-exec) when it is 0, 1 or 2.
+pub(crate) fn above_stdio(fd: OwnedFd) -> std::io::Result<OwnedFd> {
+    if fd.as_raw_fd() > 2 {
+        return Ok(fd);
+    }
+    // SAFETY: F_DUPFD_CLOEXEC on an fd we own returns a new fd that we then own.
+    let n = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
+    if n < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: n is a fresh descriptor owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(n) })
+}
+
+fn status_pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: pipe2 writes two fresh descriptors into the array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: both descriptors were just created and are owned by nobody else.
+    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    Ok((above_stdio(r)?, above_stdio(w)?))
+}
+
+fn read_all(fd: &OwnedFd) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(96);
+    let mut buf = [0u8; 256];
+    loop {
+        // SAFETY: reads into a stack buffer of the given length.
+        let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        if n < 0 {
+            if errno() == libc::EINTR {
+                continue;
+            }
+            return Err(std::io::Error::last_os_error());
+        }
+        if n == 0 {
+            return Ok(out);
+        }
+        out.extend_from_slice(&buf[..n as usize]);
+    }
+}
+
+fn reap(pid: i32) -> Result<c_int, SpawnError> {
+    let mut status: c_int = 0;
+    loop {
+        // SAFETY: waits for our own child; status is a stack int.
+        let rc = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if rc == pid {
+            return Ok(status);
+        }
+        if rc < 0 && errno() == libc::EINTR {
+            continue;
+        }
+        return Err(SpawnError::Wait { pid, source: std::io::Error::last_os_error() });
+    }
+}
+
+/// The report as applied, from the steps the child confirmed.
+fn applied_report(mut report: EnforcementReport, steps: &[ChildStep], confine: bool) -> EnforcementReport {
+    report.steps = steps.iter().map(|s| s.as_str()).collect();
+    if !confine {
+        return report;
+    }
+    report.no_new_privs = steps.contains(&ChildStep::NoNewPrivs);
+    report.landlock_applied = steps.contains(&ChildStep::Landlock);
+    report.seccomp.installed = steps.contains(&ChildStep::Seccomp);
+    fn absent(report: &mut EnforcementReport, names: &[&str]) {
+        for n in names {
+            if !matches!(report.control(n), Some(ControlStatus::NotRequested) | None) {
+                report.set_control(n, ControlStatus::Absent);
+            }
+        }
+    }
+    let mech = report.net_tcp_mechanism;
+    if !steps.contains(&ChildStep::Landlock) {
+        absent(&mut report, &["fs_read", "fs_write", "fs_exec", "fs_truncate", "scope_signal", "scope_abstract_unix"]);
+        if mech == Some("landlock") {
+            absent(&mut report, &["net_tcp"]);
+        }
+    }
+    if !steps.contains(&ChildStep::Seccomp) {
+        absent(&mut report, &["net_other"]);
+        if mech == Some("seccomp") {
+            absent(&mut report, &["net_tcp"]);
+        }
+    }
+    report
+}
+
+impl Prepared {
+    /// The report of what will be enforced if every step succeeds in the child.
+    pub fn planned_report(&self) -> EnforcementReport {
+        self.report.clone()
+    }
+
+    /// The executable that will be run.
+    pub fn executable(&self) -> &std::path::Path {
+        &self.exe_path
+    }
+
+    /// Forks, confines the child, executes. Returns once `execve` succeeded (or with the
+    /// step that failed, in which case nothing ran). Call [`Running::wait`] from the same
+    /// thread: the child gets SIGKILL if the thread that spawned it exits first
+    /// (`PR_SET_PDEATHSIG`), so that a confined command never outlives gavel unobserved.
+    pub fn spawn(self) -> Result<Running, SpawnError> {
+        let mut argv: Vec<*const c_char> = self.argv.iter().map(|a| a.as_ptr()).collect();
+        argv.push(std::ptr::null());
+        let mut envp: Vec<*const c_char> = self.envp.iter().map(|a| a.as_ptr()).collect();
+        envp.push(std::ptr::null());
+        let programs: &[Vec<libc::sock_filter>] = self.confinement.as_ref().map_or(&[], |c| &c.programs);
+        let mut progs = Vec::with_capacity(programs.len());
+        for p in programs {
+            let len = u16::try_from(p.len()).map_err(|_| SpawnError::Protocol("BPF program too long".into()))?;
+            progs.push(libc::sock_fprog { len, filter: p.as_ptr().cast_mut() });
+        }
+        let (r, w) = status_pipe().map_err(SpawnError::Pipe)?;
+        let confine = self.confinement.is_some();
+        let plan = ChildPlan {
+            exe: self.exe.as_ptr(),
+            argv: argv.as_ptr(),
+            envp: envp.as_ptr(),
+            cwd: self.cwd.as_ptr(),
+            status_fd: w.as_raw_fd(),
+            ruleset_fd: self.confinement.as_ref().map_or(-1, |c| c.ruleset.as_raw_fd()),
+            progs: &progs,
+            // SAFETY: getpid has no preconditions.
+            parent_pid: unsafe { libc::getpid() },
+            confine,
+        };
+
+        // Block every signal across fork so that no handler runs in the child before it
+        // has reset them; the parent restores its mask right after.
+        // SAFETY: sigset operations on stack values; pthread_sigmask on this thread.
+        let old_mask = unsafe {
+            let mut all: libc::sigset_t = std::mem::zeroed();
+            let mut old: libc::sigset_t = std::mem::zeroed();
+            libc::sigfillset(&mut all);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+            old
+        };
+        let start = Instant::now();
+        // SAFETY: fork in a possibly multi-threaded process; the child only runs
+        // child_main, which is async-signal-safe and never returns.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            child_main(&plan);
+        }
+        let fork_err = std::io::Error::last_os_error();
+        // SAFETY: restores the mask saved above.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old_mask, std::ptr::null_mut()) };
+        drop(w);
+        if pid < 0 {
+            return Err(SpawnError::Fork(fork_err));
+        }
+        // Close the parent's copy of the ruleset now: only the child needs it.
+        drop(self.confinement);
+
+        let bytes = read_all(&r);
+        drop(r);
+        let bytes = match bytes {
+            Ok(b) => b,
+            Err(e) => {
+                // SAFETY: kill our own child; it will be reaped below.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                let _ = reap(pid);
+                return Err(SpawnError::Pipe(e));
+            }
+        };
+        let mut steps = Vec::new();
+        let mut failure = None;
+        if bytes.len() % 8 != 0 {
+            failure = Some(Err(format!("{} bytes", bytes.len())));
+        }
+        for rec in bytes.chunks_exact(8) {
+            let code = u32::from_le_bytes([rec[0], rec[1], rec[2], rec[3]]);
+            let err = i32::from_le_bytes([rec[4], rec[5], rec[6], rec[7]]);
+            match ChildStep::from_code(code) {
+                Some(step) if err == 0 => steps.push(step),
+                Some(step) => {
+                    failure = Some(Ok((step, err)));
+                    break;
+                }
+                None => {
+                    failure = Some(Err(format!("unknown step {code}")));
+                    break;
+                }
+            }
+        }
+        let expected: &[ChildStep] = if confine { &ChildStep::ALL[..8] } else { &ChildStep::ALL[..5] };
+        if failure.is_none() && steps != expected {
+            failure = Some(Err(format!(
+                "the child stopped after {:?} without reporting a failure",
+                steps.last().map(|s| s.as_str())
+            )));
+        }
+        let mut report = applied_report(self.report, &steps, confine);
+        if let Some(f) = failure {
+            let _ = reap(pid);
+            return Err(match f {
+                Ok((ChildStep::Exec, errno)) => {
+                    let hint = if errno == libc::EACCES && confine {
+                        " (is it under the profile's filesystem.exec?)"
+                    } else {
+                        ""
+                    };
+                    if confine {
+                        report.verified_in_child = true;
+                    }
+                    SpawnError::Exec { path: self.exe_path, errno, hint, report: Box::new(report) }
+                }
+                Ok((step, errno)) => {
+                    report.state = SandboxState::Unavailable;
+                    SpawnError::ChildSetup { step, errno, report: Box::new(report) }
+                }
+                Err(msg) => SpawnError::Protocol(msg),
+            });
+        }
+        report.verified_in_child = confine;
+        let registration = Some(signals::register(pid));
+        Ok(Running { pid, start, report, registration, reaped: false })
+    }
+}
+
+impl Running {
+    /// The child's pid (also its process group and session id).
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// The report as applied in the child.
+    pub fn report(&self) -> &EnforcementReport {
+        &self.report
+    }
+
+    /// Sends `sig` to the child's process group.
+    pub fn signal(&self, sig: i32) -> std::io::Result<()> {
+        // SAFETY: plain kill(2) to our own child's group; the child is not reaped yet,
+        // so its pid cannot have been reused.
+        if unsafe { libc::kill(-self.pid, sig) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Waits for the child, forwarding signals meanwhile.
+    pub fn wait(mut self) -> Result<Finished, SpawnError> {
+        let result = self.wait_inner();
+        self.reaped = true;
+        result
+    }
+
+    fn wait_inner(&mut self) -> Result<Finished, SpawnError> {
+        // Wait without reaping, stop forwarding, then reap: the pid cannot be reused
+        // while forwarding is active.
+        loop {
+            // SAFETY: siginfo_t is plain data; waitid writes into it.
+            let rc = unsafe {
+                let mut info: libc::siginfo_t = std::mem::zeroed();
+                libc::waitid(libc::P_PID, self.pid as libc::id_t, &mut info, libc::WEXITED | libc::WNOWAIT)
+            };
+            if rc == 0 {
+                break;
+            }
+            if errno() == libc::EINTR {
+                continue;
+            }
+            return Err(SpawnError::Wait { pid: self.pid, source: std::io::Error::last_os_error() });
+        }
+        self.registration = None;
+        let status = reap(self.pid)?;
+        let duration = self.start.elapsed();
+        let (exit_code, signal) = if libc::WIFEXITED(status) {
+            (Some(libc::WEXITSTATUS(status)), None)
+        } else if libc::WIFSIGNALED(status) {
+            (None, Some(libc::WTERMSIG(status)))
+        } else {
+            (None, None)
+        };
+        Ok(Finished {
+            exit_code,
+            signal,
+            signal_name: signal.and_then(signal_name),
+            duration,
+            report: self.report.clone(),
+        })
+    }
+}
+
+impl Drop for Running {
+    /// A child that is never waited for is killed (process group) and reaped.
+    fn drop(&mut self) {
+        if !self.reaped {
+            // SAFETY: kill our own unreaped child's group, then reap it.
+            unsafe {
+                libc::kill(-self.pid, libc::SIGKILL);
+                libc::kill(self.pid, libc::SIGKILL);
+            }
+            self.registration = None;
+            let _ = reap(self.pid);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn close_all_but_keeps_what_it_is_told() {
+        // Exercised in a forked child so that the test process keeps its fds.
+        let (r, w) = status_pipe().unwrap();
+        // SAFETY: the child only calls async-signal-safe functions then _exit.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            let keep = [w.as_raw_fd()];
+            let ok = close_all_but(&keep).is_ok()
+                // SAFETY: fcntl queries only.
+                && unsafe { libc::fcntl(r.as_raw_fd(), libc::F_GETFD) } < 0
+                && unsafe { libc::fcntl(w.as_raw_fd(), libc::F_GETFD) } >= 0;
+            // SAFETY: _exit in the forked child.
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+        }
+        drop(w);
+        drop(r);
+        let status = reap(pid).unwrap();
+        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+    }
+
+    #[test]
+    fn signal_names() {
+        assert_eq!(signal_name(9), Some("SIGKILL"));
+        assert_eq!(signal_name(31), Some("SIGSYS"));
+        assert_eq!(signal_name(0), None);
+    }
+}
