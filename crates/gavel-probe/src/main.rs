@@ -43,7 +43,7 @@ use serde_json::{Map, Value, json};
 use std::ffi::{CString, OsStr, OsString};
 use std::io::Write;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStrExt;
 use std::process::ExitCode;
 
 /// The outcome of one attempt.
@@ -55,13 +55,25 @@ struct Outcome {
 
 impl Outcome {
     fn ok(op: &str) -> Outcome {
-        Outcome { op: op.to_owned(), result: Ok(Map::new()), extra: Map::new() }
+        Outcome {
+            op: op.to_owned(),
+            result: Ok(Map::new()),
+            extra: Map::new(),
+        }
     }
     fn from_errno(op: &str, errno: i32) -> Outcome {
-        Outcome { op: op.to_owned(), result: Err(errno), extra: Map::new() }
+        Outcome {
+            op: op.to_owned(),
+            result: Err(errno),
+            extra: Map::new(),
+        }
     }
     fn from_rc(op: &str, rc: libc::c_long) -> Outcome {
-        if rc < 0 { Outcome::from_errno(op, last_errno()) } else { Outcome::ok(op) }
+        if rc < 0 {
+            Outcome::from_errno(op, last_errno())
+        } else {
+            Outcome::ok(op)
+        }
     }
     fn with(mut self, key: &str, value: Value) -> Outcome {
         self.extra.insert(key.to_owned(), value);
@@ -133,11 +145,14 @@ fn cstring(arg: &OsStr) -> Result<CString, Usage> {
 }
 
 fn arg<'a>(args: &'a [OsString], i: usize, what: &str) -> Result<&'a OsString, Usage> {
-    args.get(i).ok_or_else(|| Usage(format!("missing argument: {what}")))
+    args.get(i)
+        .ok_or_else(|| Usage(format!("missing argument: {what}")))
 }
 
 fn socket_addr(arg: &OsStr) -> Result<SocketAddr, Usage> {
-    let text = arg.to_str().ok_or_else(|| Usage(format!("{arg:?} is not UTF-8")))?;
+    let text = arg
+        .to_str()
+        .ok_or_else(|| Usage(format!("{arg:?} is not UTF-8")))?;
     text.to_socket_addrs()
         .ok()
         .and_then(|mut it| it.next())
@@ -153,7 +168,9 @@ fn raw_sockaddr(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) 
             let sin = libc::sockaddr_in {
                 sin_family: libc::AF_INET as libc::sa_family_t,
                 sin_port: a.port().to_be(),
-                sin_addr: libc::in_addr { s_addr: u32::from_ne_bytes(a.ip().octets()) },
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(a.ip().octets()),
+                },
                 sin_zero: [0; 8],
             };
             // SAFETY: sockaddr_storage is larger than and suitably aligned for sockaddr_in.
@@ -165,7 +182,9 @@ fn raw_sockaddr(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) 
                 sin6_family: libc::AF_INET6 as libc::sa_family_t,
                 sin6_port: a.port().to_be(),
                 sin6_flowinfo: a.flowinfo(),
-                sin6_addr: libc::in6_addr { s6_addr: a.ip().octets() },
+                sin6_addr: libc::in6_addr {
+                    s6_addr: a.ip().octets(),
+                },
                 sin6_scope_id: a.scope_id(),
             };
             // SAFETY: sockaddr_storage is larger than and suitably aligned for sockaddr_in6.
@@ -177,7 +196,11 @@ fn raw_sockaddr(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) 
 }
 
 fn family_of(addr: &SocketAddr) -> libc::c_int {
-    if addr.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 }
+    if addr.is_ipv4() {
+        libc::AF_INET
+    } else {
+        libc::AF_INET6
+    }
 }
 
 fn close(fd: libc::c_int) {
@@ -234,7 +257,11 @@ fn op_write(args: &[OsString]) -> Result<Outcome, Usage> {
 }
 
 fn op_create(args: &[OsString]) -> Result<Outcome, Usage> {
-    let fd = open_path(arg(args, 0, "FILE")?, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL, 0o644)?;
+    let fd = open_path(
+        arg(args, 0, "FILE")?,
+        libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL,
+        0o644,
+    )?;
     if fd < 0 {
         return Ok(Outcome::from_errno("create", last_errno()));
     }
@@ -341,7 +368,14 @@ fn op_udp_send(args: &[OsString]) -> Result<Outcome, Usage> {
     let msg = b"gavel-probe";
     // SAFETY: storage holds a valid sockaddr of length len; msg is a static buffer.
     let rc = unsafe {
-        libc::sendto(fd, msg.as_ptr().cast(), msg.len(), 0, std::ptr::from_ref(&storage).cast(), len)
+        libc::sendto(
+            fd,
+            msg.as_ptr().cast(),
+            msg.len(),
+            0,
+            std::ptr::from_ref(&storage).cast(),
+            len,
+        )
     };
     let out = if rc < 0 {
         Outcome::from_errno("udp-send", last_errno()).with("step", json!("sendto"))
@@ -352,14 +386,23 @@ fn op_udp_send(args: &[OsString]) -> Result<Outcome, Usage> {
     Ok(out)
 }
 
-fn parse_num_or(arg: &OsStr, names: &[(&str, libc::c_int)], what: &str) -> Result<libc::c_int, Usage> {
-    let text = arg.to_str().ok_or_else(|| Usage(format!("{what} {arg:?} is not UTF-8")))?;
+fn parse_num_or(
+    arg: &OsStr,
+    names: &[(&str, libc::c_int)],
+    what: &str,
+) -> Result<libc::c_int, Usage> {
+    let text = arg
+        .to_str()
+        .ok_or_else(|| Usage(format!("{what} {arg:?} is not UTF-8")))?;
     if let Some((_, v)) = names.iter().find(|(n, _)| *n == text) {
         return Ok(*v);
     }
     text.parse().map_err(|_| {
         let known: Vec<&str> = names.iter().map(|(n, _)| *n).collect();
-        Usage(format!("{what} {text:?}: expected a number or one of {}", known.join(", ")))
+        Usage(format!(
+            "{what} {text:?}: expected a number or one of {}",
+            known.join(", ")
+        ))
     })
 }
 
@@ -450,12 +493,26 @@ fn syscall(args: &[OsString]) -> Result<Outcome, Usage> {
                 let mut params = [0u8; 120];
                 libc::syscall(libc::SYS_io_uring_setup, 1u32, params.as_mut_ptr())
             }
-            "io_uring_enter" => libc::syscall(libc::SYS_io_uring_enter, -1, 0, 0, 0, 0usize, 0usize),
+            "io_uring_enter" => {
+                libc::syscall(libc::SYS_io_uring_enter, -1, 0, 0, 0, 0usize, 0usize)
+            }
             "io_uring_register" => libc::syscall(libc::SYS_io_uring_register, -1, 0, 0usize, 0),
-            "ptrace" => libc::syscall(libc::SYS_ptrace, libc::PTRACE_ATTACH, 0x7fff_ffff, 0usize, 0usize),
+            "ptrace" => libc::syscall(
+                libc::SYS_ptrace,
+                libc::PTRACE_ATTACH,
+                0x7fff_ffff,
+                0usize,
+                0usize,
+            ),
             "process_vm_readv" | "process_vm_writev" => {
-                let local = libc::iovec { iov_base: std::ptr::from_mut(&mut dest).cast(), iov_len: 8 };
-                let remote = libc::iovec { iov_base: std::ptr::from_mut(&mut word).cast(), iov_len: 8 };
+                let local = libc::iovec {
+                    iov_base: std::ptr::from_mut(&mut dest).cast(),
+                    iov_len: 8,
+                };
+                let remote = libc::iovec {
+                    iov_base: std::ptr::from_mut(&mut word).cast(),
+                    iov_len: 8,
+                };
                 let nr = if name == "process_vm_readv" {
                     libc::SYS_process_vm_readv
                 } else {
@@ -479,11 +536,24 @@ fn syscall(args: &[OsString]) -> Result<Outcome, Usage> {
             "unshare-user" => libc::syscall(libc::SYS_unshare, libc::CLONE_NEWUSER),
             "unshare-net" => libc::syscall(libc::SYS_unshare, libc::CLONE_NEWNET),
             "setns" => libc::syscall(libc::SYS_setns, -1, 0),
-            "kexec_load" => libc::syscall(libc::SYS_kexec_load, 0usize, 0usize, 0usize, 0xdead_0000usize),
+            "kexec_load" => libc::syscall(
+                libc::SYS_kexec_load,
+                0usize,
+                0usize,
+                0usize,
+                0xdead_0000usize,
+            ),
             "init_module" => libc::syscall(libc::SYS_init_module, 0usize, 0usize, c"".as_ptr()),
             "finit_module" => libc::syscall(libc::SYS_finit_module, -1, c"".as_ptr(), 0),
             "keyctl" => libc::syscall(libc::SYS_keyctl, 0, -3, 0),
-            "add_key" => libc::syscall(libc::SYS_add_key, c"user".as_ptr(), c"".as_ptr(), 0usize, 0, 0),
+            "add_key" => libc::syscall(
+                libc::SYS_add_key,
+                c"user".as_ptr(),
+                c"".as_ptr(),
+                0usize,
+                0,
+                0,
+            ),
             "perf_event_open" => libc::syscall(libc::SYS_perf_event_open, 0usize, 0, -1, -1, 0),
             "userfaultfd" => libc::syscall(libc::SYS_userfaultfd, libc::O_CLOEXEC),
             "open_by_handle_at" => libc::syscall(libc::SYS_open_by_handle_at, -1, 0usize, 0),
@@ -548,19 +618,25 @@ fn op_status() -> Outcome {
     };
     let mut out = Outcome::ok("status");
     for line in text.lines() {
-        if let Some((key, value)) = line.split_once(':') {
-            if matches!(key, "NoNewPrivs" | "Seccomp" | "Seccomp_filters") {
-                let value = value.trim();
-                let v = value.parse::<i64>().map(Value::from).unwrap_or_else(|_| json!(value));
-                out = out.with(key, v);
-            }
+        if let Some((key, value)) = line.split_once(':')
+            && matches!(key, "NoNewPrivs" | "Seccomp" | "Seccomp_filters")
+        {
+            let value = value.trim();
+            let v = value
+                .parse::<i64>()
+                .map(Value::from)
+                .unwrap_or_else(|_| json!(value));
+            out = out.with(key, v);
         }
     }
     out
 }
 
 fn op_fds() -> Outcome {
-    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: getrlimit writes into a local struct.
     let max = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0 {
         limit.rlim_cur.min(1 << 16) as libc::c_int
@@ -611,7 +687,9 @@ fn op_abstract_connect(args: &[OsString]) -> Result<Outcome, Usage> {
     // SAFETY: plain socket(2) call.
     let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
     if fd < 0 {
-        return Ok(Outcome::from_errno("abstract-connect", last_errno()).with("step", json!("socket")));
+        return Ok(
+            Outcome::from_errno("abstract-connect", last_errno()).with("step", json!("socket"))
+        );
     }
     // SAFETY: addr is a valid sockaddr_un and len does not exceed its size.
     let rc = unsafe { libc::connect(fd, std::ptr::from_ref(&addr).cast(), len as libc::socklen_t) };
@@ -700,19 +778,28 @@ mod tests {
 
     #[test]
     fn usage_errors_are_reported_not_panicked() {
+        use std::os::unix::ffi::OsStringExt;
         assert!(matches!(run(&os(&[])), Err(Usage(_))));
         assert!(matches!(run(&os(&["nope"])), Err(Usage(_))));
         assert!(matches!(run(&os(&["read"])), Err(Usage(_))));
-        assert!(matches!(run(&os(&["tcp-connect", "localhost"])), Err(Usage(_))));
+        assert!(matches!(
+            run(&os(&["tcp-connect", "localhost"])),
+            Err(Usage(_))
+        ));
         assert!(matches!(run(&os(&["syscall", "reboot"])), Err(Usage(_))));
-        assert!(matches!(run(&os(&["socket", "martian", "stream", "0"])), Err(Usage(_))));
+        assert!(matches!(
+            run(&os(&["socket", "martian", "stream", "0"])),
+            Err(Usage(_))
+        ));
         let nul = vec![OsString::from("read"), OsString::from_vec(b"a\0b".to_vec())];
         assert!(matches!(run(&nul), Err(Usage(_))));
     }
 
     #[test]
     fn read_of_a_missing_file_reports_enoent() {
-        let out = run(&os(&["read", "/nonexistent/gavel-probe"])).map_err(|u| u.0).unwrap();
+        let out = run(&os(&["read", "/nonexistent/gavel-probe"]))
+            .map_err(|u| u.0)
+            .unwrap();
         assert_eq!(out.result.err(), Some(libc::ENOENT));
         assert_eq!(errno_name(libc::ENOENT), "ENOENT");
     }

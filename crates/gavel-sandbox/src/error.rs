@@ -79,7 +79,9 @@ pub enum SandboxError {
         name: String,
     },
     /// Unknown built-in profile name.
-    #[error("unknown built-in sandbox profile {name:?}; the built-in profiles are: workspace, read-only")]
+    #[error(
+        "unknown built-in sandbox profile {name:?}; the built-in profiles are: workspace, read-only"
+    )]
     UnknownBuiltin {
         /// The requested name.
         name: String,
@@ -139,7 +141,9 @@ pub enum SandboxError {
         report: Box<EnforcementReport>,
     },
     /// seccomp filtering is not available in this kernel.
-    #[error("seccomp filtering is unavailable on this kernel ({reason}); nothing was run; use a kernel built with CONFIG_SECCOMP_FILTER")]
+    #[error(
+        "seccomp filtering is unavailable on this kernel ({reason}); nothing was run; use a kernel built with CONFIG_SECCOMP_FILTER"
+    )]
     SeccompUnavailable {
         /// Why.
         reason: String,
@@ -157,7 +161,9 @@ pub enum SandboxError {
         message: String,
     },
     /// nono is not installed.
-    #[error("nono is not on PATH (searched {searched}); install it with `cargo install nono-cli` to use the nono sandbox backend")]
+    #[error(
+        "nono is not on PATH (searched {searched}); install it with `cargo install nono-cli` to use the nono sandbox backend"
+    )]
     NonoNotInstalled {
         /// Where it was searched.
         searched: String,
@@ -183,9 +189,8 @@ impl SandboxError {
     /// enforced (for the `sandbox` member of the execution receipt).
     pub fn report(&self) -> Option<&EnforcementReport> {
         match self {
-            SandboxError::LandlockUnavailable { report, .. } | SandboxError::ControlUnavailable { report, .. } => {
-                Some(report)
-            }
+            SandboxError::LandlockUnavailable { report, .. }
+            | SandboxError::ControlUnavailable { report, .. } => Some(report),
             _ => None,
         }
     }
@@ -288,8 +293,13 @@ pub enum SpawnError {
         /// What was applied.
         report: Box<EnforcementReport>,
     },
+    /// The command line could not be prepared (NUL byte).
+    #[error("{0}")]
+    Invalid(SandboxError),
     /// The child status pipe carried something unexpected.
-    #[error("the child status pipe carried an unexpected record ({0}); treating the sandbox as not applied")]
+    #[error(
+        "the child status pipe carried an unexpected record ({0}); treating the sandbox as not applied"
+    )]
     Protocol(String),
     /// `waitpid` failed.
     #[error("cannot wait for the child {pid}: {source}")]

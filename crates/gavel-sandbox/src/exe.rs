@@ -29,7 +29,10 @@ fn check(candidate: &Path) -> Check {
         return Check::NotExecutable(candidate.to_path_buf(), "not a regular file".into());
     }
     if meta.permissions().mode() & 0o111 == 0 {
-        return Check::NotExecutable(candidate.to_path_buf(), "Permission denied (no execute bit)".into());
+        return Check::NotExecutable(
+            candidate.to_path_buf(),
+            "Permission denied (no execute bit)".into(),
+        );
     }
     let Ok(c) = std::ffi::CString::new(candidate.as_os_str().as_bytes()) else {
         return Check::NotExecutable(candidate.to_path_buf(), "path contains a NUL byte".into());
@@ -53,21 +56,31 @@ fn check(candidate: &Path) -> Check {
 /// the file that will really run). [`SandboxError::CommandNotFound`] (exit 127) when
 /// nothing matches; [`SandboxError::NotExecutable`] (exit 126) when only a
 /// non-executable file (or a directory) matches.
-pub fn resolve_executable(cmd: &OsStr, path_env: Option<&OsStr>, cwd: &Path) -> Result<PathBuf, SandboxError> {
+pub fn resolve_executable(
+    cmd: &OsStr,
+    path_env: Option<&OsStr>,
+    cwd: &Path,
+) -> Result<PathBuf, SandboxError> {
     let shown = cmd.to_string_lossy().into_owned();
     if cmd.is_empty() {
-        return Err(SandboxError::CommandNotFound { command: shown, searched: "(empty command)".into() });
+        return Err(SandboxError::CommandNotFound {
+            command: shown,
+            searched: "(empty command)".into(),
+        });
     }
     if cmd.as_bytes().contains(&0) {
-        return Err(SandboxError::NulByte { what: format!("command {shown:?}") });
+        return Err(SandboxError::NulByte {
+            what: format!("command {shown:?}"),
+        });
     }
     if cmd.as_bytes().contains(&b'/') {
         let p = cwd.join(Path::new(cmd));
         return match check(&p) {
             Check::Ok(p) => Ok(p),
-            Check::Missing => {
-                Err(SandboxError::CommandNotFound { command: shown, searched: p.display().to_string() })
-            }
+            Check::Missing => Err(SandboxError::CommandNotFound {
+                command: shown,
+                searched: p.display().to_string(),
+            }),
             Check::NotExecutable(path, reason) => Err(SandboxError::NotExecutable { path, reason }),
         };
     }
@@ -75,7 +88,11 @@ pub fn resolve_executable(cmd: &OsStr, path_env: Option<&OsStr>, cwd: &Path) -> 
     let mut first_unusable: Option<(PathBuf, String)> = None;
     for dir in path_env.as_bytes().split(|b| *b == b':') {
         let dir = Path::new(OsStr::from_bytes(dir));
-        let base = if dir.as_os_str().is_empty() { cwd.to_path_buf() } else { cwd.join(dir) };
+        let base = if dir.as_os_str().is_empty() {
+            cwd.to_path_buf()
+        } else {
+            cwd.join(dir)
+        };
         match check(&base.join(cmd)) {
             Check::Ok(p) => return Ok(p),
             Check::Missing => {}
@@ -114,15 +131,24 @@ mod tests {
         let path = OsStr::new("/nonexistent-dir:bin");
         let cwd = dir.path();
         let canon = std::fs::canonicalize(&tool).unwrap();
-        assert_eq!(resolve_executable(OsStr::new("tool"), Some(path), cwd).unwrap(), canon);
-        assert_eq!(resolve_executable(OsStr::new("./bin/tool"), None, cwd).unwrap(), canon);
+        assert_eq!(
+            resolve_executable(OsStr::new("tool"), Some(path), cwd).unwrap(),
+            canon
+        );
+        assert_eq!(
+            resolve_executable(OsStr::new("./bin/tool"), None, cwd).unwrap(),
+            canon
+        );
         let e = resolve_executable(OsStr::new("nope"), Some(path), cwd).unwrap_err();
         assert!(matches!(e, SandboxError::CommandNotFound { .. }));
         assert_eq!(e.exit_code(), 127);
         let e = resolve_executable(OsStr::new("./bin/nope"), Some(path), cwd).unwrap_err();
         assert_eq!(e.exit_code(), 127);
         let e = resolve_executable(OsStr::new("bin"), Some(OsStr::new(".")), cwd).unwrap_err();
-        assert!(matches!(e, SandboxError::NotExecutable { .. }), "a directory is not executable: {e}");
+        assert!(
+            matches!(e, SandboxError::NotExecutable { .. }),
+            "a directory is not executable: {e}"
+        );
         let e = resolve_executable(OsStr::new("./bin"), None, cwd).unwrap_err();
         assert_eq!(e.exit_code(), 126);
         // a non-executable file is 126 (only when root-bypass does not apply: root
@@ -130,7 +156,13 @@ mod tests {
         let e = resolve_executable(OsStr::new("plain"), Some(path), cwd).unwrap_err();
         assert!(matches!(e, SandboxError::NotExecutable { .. }), "{e}");
         assert_eq!(e.exit_code(), 126);
-        assert_eq!(resolve_executable(OsStr::new("sh"), None, cwd).unwrap(), std::fs::canonicalize("/bin/sh").unwrap());
-        assert!(matches!(resolve_executable(OsStr::new(""), None, cwd), Err(SandboxError::CommandNotFound { .. })));
+        assert_eq!(
+            resolve_executable(OsStr::new("sh"), None, cwd).unwrap(),
+            std::fs::canonicalize("/bin/sh").unwrap()
+        );
+        assert!(matches!(
+            resolve_executable(OsStr::new(""), None, cwd),
+            Err(SandboxError::CommandNotFound { .. })
+        ));
     }
 }

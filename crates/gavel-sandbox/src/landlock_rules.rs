@@ -9,8 +9,8 @@ use crate::error::SandboxError;
 use crate::profile::{Network, Profile};
 use crate::report::ControlStatus;
 use landlock::{
-    ABI, Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, NetPort, PathBeneath, PathFd, Ruleset,
-    RulesetAttr, RulesetCreatedAttr, Scope,
+    ABI, Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, NetPort, PathBeneath,
+    PathFd, Ruleset, RulesetAttr, RulesetCreatedAttr, Scope,
 };
 use std::collections::BTreeMap;
 use std::os::fd::OwnedFd;
@@ -23,7 +23,12 @@ pub fn kernel_abi() -> u32 {
     // SAFETY: landlock_create_ruleset(NULL, 0, VERSION) only returns the ABI version
     // (or -1 with ENOSYS/EOPNOTSUPP); it dereferences nothing.
     let rc = unsafe {
-        libc::syscall(libc::SYS_landlock_create_ruleset, std::ptr::null::<u8>(), 0usize, LANDLOCK_CREATE_RULESET_VERSION)
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<u8>(),
+            0usize,
+            LANDLOCK_CREATE_RULESET_VERSION,
+        )
     };
     u32::try_from(rc).unwrap_or(0)
 }
@@ -50,27 +55,52 @@ pub(crate) fn plan(profile: &Profile, abi: u32) -> Plan {
     let mut statuses = BTreeMap::new();
     let mut notes = Vec::new();
     let mut shortfalls = Vec::new();
-    let mut set = |control: &'static str, status: ControlStatus, req: Option<Requirement>, note: Option<String>| {
+    let mut set = |control: &'static str,
+                   status: ControlStatus,
+                   req: Option<Requirement>,
+                   note: Option<String>| {
         statuses.insert(control, status);
         if let Some(n) = note {
             notes.push((control, n));
         }
-        if matches!(status, ControlStatus::Absent | ControlStatus::Degraded) {
-            if let Some(r) = req {
-                shortfalls.push((r, status));
-            }
+        if matches!(status, ControlStatus::Absent | ControlStatus::Degraded)
+            && let Some(r) = req
+        {
+            shortfalls.push((r, status));
         }
     };
-    let fs = |control: &'static str, feature: &'static str, needed: u32| Requirement { control, feature, needed };
-    let base = if abi >= 1 { ControlStatus::Enforced } else { ControlStatus::Absent };
+    let fs = |control: &'static str, feature: &'static str, needed: u32| Requirement {
+        control,
+        feature,
+        needed,
+    };
+    let base = if abi >= 1 {
+        ControlStatus::Enforced
+    } else {
+        ControlStatus::Absent
+    };
     let base_note = (abi == 0).then(|| "Landlock unavailable".to_owned());
-    set("fs_read", base, Some(fs("fs_read", "Landlock filesystem access control", 1)), base_note.clone());
-    set("fs_exec", base, Some(fs("fs_exec", "Landlock filesystem access control", 1)), base_note.clone());
+    set(
+        "fs_read",
+        base,
+        Some(fs("fs_read", "Landlock filesystem access control", 1)),
+        base_note.clone(),
+    );
+    set(
+        "fs_exec",
+        base,
+        Some(fs("fs_exec", "Landlock filesystem access control", 1)),
+        base_note.clone(),
+    );
     if abi >= 3 {
         set("fs_write", ControlStatus::Enforced, None, None);
         set("fs_truncate", ControlStatus::Enforced, None, None);
     } else {
-        let w = if abi >= 1 { ControlStatus::Degraded } else { ControlStatus::Absent };
+        let w = if abi >= 1 {
+            ControlStatus::Degraded
+        } else {
+            ControlStatus::Absent
+        };
         set(
             "fs_write",
             w,
@@ -80,7 +110,11 @@ pub(crate) fn plan(profile: &Profile, abi: u32) -> Plan {
         set(
             "fs_truncate",
             ControlStatus::Absent,
-            Some(fs("fs_truncate", "Landlock truncate control (Linux 6.2)", 3)),
+            Some(fs(
+                "fs_truncate",
+                "Landlock truncate control (Linux 6.2)",
+                3,
+            )),
             Some("needs Landlock ABI 3".to_owned()),
         );
     }
@@ -116,36 +150,64 @@ pub(crate) fn plan(profile: &Profile, abi: u32) -> Plan {
                 set(
                     "net_tcp",
                     ControlStatus::Absent,
-                    Some(fs("net_tcp", "Landlock TCP bind/connect control (Linux 6.7)", 4)),
+                    Some(fs(
+                        "net_tcp",
+                        "Landlock TCP bind/connect control (Linux 6.7)",
+                        4,
+                    )),
                     Some("per-port TCP rules need Landlock ABI 4".to_owned()),
                 );
             }
             set("net_other", ControlStatus::Enforced, None, None);
         }
     }
-    let scope = if abi >= 6 { ControlStatus::Enforced } else { ControlStatus::Absent };
+    let scope = if abi >= 6 {
+        ControlStatus::Enforced
+    } else {
+        ControlStatus::Absent
+    };
     let scope_note = (abi < 6).then(|| "needs Landlock ABI 6".to_owned());
     set(
         "scope_signal",
         scope,
-        Some(fs("scope_signal", "Landlock signal scoping (Linux 6.12)", 6)),
+        Some(fs(
+            "scope_signal",
+            "Landlock signal scoping (Linux 6.12)",
+            6,
+        )),
         scope_note.clone(),
     );
     set(
         "scope_abstract_unix",
         scope,
-        Some(fs("scope_abstract_unix", "Landlock abstract unix socket scoping (Linux 6.12)", 6)),
+        Some(fs(
+            "scope_abstract_unix",
+            "Landlock abstract unix socket scoping (Linux 6.12)",
+            6,
+        )),
         scope_note,
     );
-    Plan { statuses, notes, shortfalls, landlock_net, net_tcp_mechanism }
+    Plan {
+        statuses,
+        notes,
+        shortfalls,
+        landlock_net,
+        net_tcp_mechanism,
+    }
 }
 
 fn ll_err(what: &str, e: impl std::fmt::Display) -> SandboxError {
-    SandboxError::Landlock { message: format!("{what}: {e}") }
+    SandboxError::Landlock {
+        message: format!("{what}: {e}"),
+    }
 }
 
 /// Builds the ruleset for `profile` at `abi` (1..) and returns its fd.
-pub(crate) fn build_ruleset(profile: &Profile, abi: u32, landlock_net: bool) -> Result<OwnedFd, SandboxError> {
+pub(crate) fn build_ruleset(
+    profile: &Profile,
+    abi: u32,
+    landlock_net: bool,
+) -> Result<OwnedFd, SandboxError> {
     let abi_v = ABI::from(i32::try_from(abi).unwrap_or(i32::MAX));
     let read: BitFlags<AccessFs> = AccessFs::ReadFile | AccessFs::ReadDir;
     // Write rights of this ABI, minus device-node creation, which is never granted.
@@ -168,36 +230,48 @@ pub(crate) fn build_ruleset(profile: &Profile, abi: u32, landlock_net: bool) -> 
             .scope(Scope::Signal | Scope::AbstractUnixSocket)
             .map_err(|e| ll_err("scoping signals and abstract unix sockets", e))?;
     }
-    let mut created = ruleset.create().map_err(|e| ll_err("creating the ruleset", e))?;
+    let mut created = ruleset
+        .create()
+        .map_err(|e| ll_err("creating the ruleset", e))?;
 
     let mut rights: BTreeMap<PathBuf, BitFlags<AccessFs>> = BTreeMap::new();
-    for (set, r) in [(profile.read(), read), (profile.write(), write), (profile.exec(), exec)] {
+    for (set, r) in [
+        (profile.read(), read),
+        (profile.write(), write),
+        (profile.exec(), exec),
+    ] {
         for p in set {
             *rights.entry(p.clone()).or_insert_with(BitFlags::empty) |= r;
         }
     }
     for (path, mut r) in rights {
-        let is_dir = std::fs::metadata(&path).map(|m| m.is_dir()).map_err(|e| ll_err(&path.display().to_string(), e))?;
+        let is_dir = std::fs::metadata(&path)
+            .map(|m| m.is_dir())
+            .map_err(|e| ll_err(&path.display().to_string(), e))?;
         if !is_dir {
             r &= file_rights;
         }
-        let fd = PathFd::new(&path).map_err(|e| ll_err(&format!("opening {}", path.display()), e))?;
+        let fd =
+            PathFd::new(&path).map_err(|e| ll_err(&format!("opening {}", path.display()), e))?;
         created = created
             .add_rule(PathBeneath::new(fd, r))
             .map_err(|e| ll_err(&format!("adding a rule for {}", path.display()), e))?;
     }
-    if landlock_net {
-        if let Network::Ports { connect_tcp, bind_tcp } = profile.network() {
-            for p in connect_tcp {
-                created = created
-                    .add_rule(NetPort::new(*p, AccessNet::ConnectTcp))
-                    .map_err(|e| ll_err(&format!("adding connect rule for port {p}"), e))?;
-            }
-            for p in bind_tcp {
-                created = created
-                    .add_rule(NetPort::new(*p, AccessNet::BindTcp))
-                    .map_err(|e| ll_err(&format!("adding bind rule for port {p}"), e))?;
-            }
+    if landlock_net
+        && let Network::Ports {
+            connect_tcp,
+            bind_tcp,
+        } = profile.network()
+    {
+        for p in connect_tcp {
+            created = created
+                .add_rule(NetPort::new(*p, AccessNet::ConnectTcp))
+                .map_err(|e| ll_err(&format!("adding connect rule for port {p}"), e))?;
+        }
+        for p in bind_tcp {
+            created = created
+                .add_rule(NetPort::new(*p, AccessNet::BindTcp))
+                .map_err(|e| ll_err(&format!("adding bind rule for port {p}"), e))?;
         }
     }
     let fd: Option<OwnedFd> = created.into();
@@ -218,11 +292,19 @@ mod tests {
         let p = profile("deny");
         let full = plan(&p, 7);
         assert!(full.shortfalls.is_empty());
-        assert!(full.statuses.values().all(|s| *s == ControlStatus::Enforced));
+        assert!(
+            full.statuses
+                .values()
+                .all(|s| *s == ControlStatus::Enforced)
+        );
         assert!(full.landlock_net);
 
         let old = plan(&p, 3);
-        assert_eq!(old.statuses["net_tcp"], ControlStatus::Enforced, "deny falls back to seccomp");
+        assert_eq!(
+            old.statuses["net_tcp"],
+            ControlStatus::Enforced,
+            "deny falls back to seccomp"
+        );
         assert_eq!(old.net_tcp_mechanism, Some("seccomp"));
         assert!(!old.landlock_net);
         assert_eq!(old.statuses["scope_signal"], ControlStatus::Absent);
@@ -248,6 +330,9 @@ mod tests {
     fn kernel_abi_is_probed() {
         // The CI machine has Landlock; this test states it so that a kernel without it
         // is noticed rather than silently tested at ABI 0.
-        assert!(kernel_abi() >= 1, "this machine is expected to have Landlock");
+        assert!(
+            kernel_abi() >= 1,
+            "this machine is expected to have Landlock"
+        );
     }
 }

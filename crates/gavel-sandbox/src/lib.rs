@@ -30,7 +30,9 @@ mod spawn;
 pub use error::{ChildStep, SandboxError, SpawnError};
 pub use exe::{DEFAULT_PATH, resolve_executable};
 pub use landlock_rules::kernel_abi;
-pub use nono::{find_nono, nono_argv};
+pub use nono::{
+    NONO_PROFILE_JSON, find_nono, nono_argv, nono_argv_with_profile, write_nono_profile,
+};
 pub use profile::{Network, Profile, SyscallMode, is_forbidden_env};
 pub use report::{CONTROLS, ControlStatus, EnforcementReport, SandboxState, SeccompReport};
 pub use signals::FORWARDED as FORWARDED_SIGNALS;
@@ -100,13 +102,19 @@ fn exec_strings(
     env: impl Iterator<Item = (OsString, OsString)>,
     cwd: &Path,
 ) -> Result<Exec, SandboxError> {
-    let exe_c = cstring(|| format!("executable {}", exe.display()), exe.as_os_str().as_bytes())?;
+    let exe_c = cstring(
+        || format!("executable {}", exe.display()),
+        exe.as_os_str().as_bytes(),
+    )?;
     let mut argv_c = Vec::with_capacity(argv.len().max(1));
     if argv.is_empty() {
         argv_c.push(exe_c.clone());
     }
     for (i, a) in argv.iter().enumerate() {
-        argv_c.push(cstring(|| format!("argument {i} ({})", a.to_string_lossy()), a.as_bytes())?);
+        argv_c.push(cstring(
+            || format!("argument {i} ({})", a.to_string_lossy()),
+            a.as_bytes(),
+        )?);
     }
     let mut envp = Vec::new();
     for (k, v) in env {
@@ -116,10 +124,21 @@ fn exec_strings(
         let mut kv = k.as_bytes().to_vec();
         kv.push(b'=');
         kv.extend_from_slice(v.as_bytes());
-        envp.push(cstring(|| format!("environment variable {}", k.to_string_lossy()), &kv)?);
+        envp.push(cstring(
+            || format!("environment variable {}", k.to_string_lossy()),
+            &kv,
+        )?);
     }
-    let cwd_c = cstring(|| format!("working directory {}", cwd.display()), cwd.as_os_str().as_bytes())?;
-    Ok(Exec { exe: exe_c, argv: argv_c, envp, cwd: cwd_c })
+    let cwd_c = cstring(
+        || format!("working directory {}", cwd.display()),
+        cwd.as_os_str().as_bytes(),
+    )?;
+    Ok(Exec {
+        exe: exe_c,
+        argv: argv_c,
+        envp,
+        cwd: cwd_c,
+    })
 }
 
 /// Builds everything the confined child needs, before fork.
@@ -152,7 +171,15 @@ pub fn prepare(
         landlock_abi: abi,
         landlock_abi_kernel: kernel,
         no_new_privs: false,
-        controls: CONTROL_NAMES.map(|c| (c, plan.statuses.get(c).copied().unwrap_or(ControlStatus::Absent))),
+        controls: CONTROL_NAMES.map(|c| {
+            (
+                c,
+                plan.statuses
+                    .get(c)
+                    .copied()
+                    .unwrap_or(ControlStatus::Absent),
+            )
+        }),
         notes: plan.notes.clone(),
         net_tcp_mechanism: plan.net_tcp_mechanism,
         seccomp: SeccompReport {
@@ -173,25 +200,31 @@ pub fn prepare(
     if abi == 0 {
         let mut r = report;
         r.state = SandboxState::Unavailable;
-        return Err(SandboxError::LandlockUnavailable { abi, simulated: sim, report: Box::new(r) });
+        return Err(SandboxError::LandlockUnavailable {
+            abi,
+            simulated: sim,
+            report: Box::new(r),
+        });
     }
-    if !opts.allow_degraded {
-        if let Some((req, status)) = plan.shortfalls.first() {
-            let mut r = report;
-            r.state = SandboxState::Unavailable;
-            return Err(SandboxError::ControlUnavailable {
-                control: req.control,
-                status: status.as_str(),
-                feature: req.feature,
-                needed: req.needed,
-                abi,
-                simulated: if simulated { " (simulated)" } else { "" },
-                report: Box::new(r),
-            });
-        }
+    if !opts.allow_degraded
+        && let Some((req, status)) = plan.shortfalls.first()
+    {
+        let mut r = report;
+        r.state = SandboxState::Unavailable;
+        return Err(SandboxError::ControlUnavailable {
+            control: req.control,
+            status: status.as_str(),
+            feature: req.feature,
+            needed: req.needed,
+            abi,
+            simulated: if simulated { " (simulated)" } else { "" },
+            report: Box::new(r),
+        });
     }
     let ruleset = landlock_rules::build_ruleset(profile, abi, plan.landlock_net)?;
-    let ruleset = spawn::above_stdio(ruleset).map_err(|e| SandboxError::Landlock { message: e.to_string() })?;
+    let ruleset = spawn::above_stdio(ruleset).map_err(|e| SandboxError::Landlock {
+        message: e.to_string(),
+    })?;
     let strings = exec_strings(exe, argv, profile.child_env(env).into_iter(), cwd)?;
     Ok(Prepared {
         exe_path: exe.to_path_buf(),
@@ -199,23 +232,27 @@ pub fn prepare(
         argv: strings.argv,
         envp: strings.envp,
         cwd: strings.cwd,
-        confinement: Some(Confinement { ruleset, programs: sc.programs.into_iter().map(|p| p.insns).collect() }),
+        confinement: Some(Confinement {
+            ruleset,
+            programs: sc.programs.into_iter().map(|p| p.insns).collect(),
+        }),
         report,
+        stdio: [None, None, None],
     })
 }
 
-/// Spawns without gavel's confinement (the `openshell` and `none` backends): the
-/// environment is passed as given, but fd hygiene (every fd but 0-2 closed), `setsid`,
-/// the parent-death signal and signal forwarding still apply. The report says
-/// `sandbox_state: disabled`.
-pub fn spawn_unconfined(
+/// Prepares a spawn without gavel's confinement (the `openshell` and `none`
+/// backends): the environment is passed as given, but fd hygiene (every fd but 0-2
+/// closed), `setsid`, the parent-death signal and signal forwarding still apply. The
+/// report says `sandbox_state: disabled`.
+pub fn prepare_unconfined(
     exe: &Path,
     argv: &[OsString],
     env: impl Iterator<Item = (OsString, OsString)>,
     cwd: &Path,
-) -> Result<Running, SpawnError> {
-    let strings = exec_strings(exe, argv, env, cwd).map_err(|e| SpawnError::Protocol(e.to_string()))?;
-    Prepared {
+) -> Result<Prepared, SandboxError> {
+    let strings = exec_strings(exe, argv, env, cwd)?;
+    Ok(Prepared {
         exe_path: exe.to_path_buf(),
         exe: strings.exe,
         argv: strings.argv,
@@ -223,8 +260,20 @@ pub fn spawn_unconfined(
         cwd: strings.cwd,
         confinement: None,
         report: EnforcementReport::disabled(kernel_abi()),
-    }
-    .spawn()
+        stdio: [None, None, None],
+    })
+}
+
+/// [`prepare_unconfined`] then [`Prepared::spawn`].
+pub fn spawn_unconfined(
+    exe: &Path,
+    argv: &[OsString],
+    env: impl Iterator<Item = (OsString, OsString)>,
+    cwd: &Path,
+) -> Result<Running, SpawnError> {
+    prepare_unconfined(exe, argv, env, cwd)
+        .map_err(SpawnError::Invalid)?
+        .spawn()
 }
 
 /// Whether `exe` lies under the profile's `filesystem.exec` (a pre-check for friendlier
@@ -238,23 +287,43 @@ mod tests {
     use super::*;
 
     fn profile() -> Profile {
-        Profile::from_yaml_str("filesystem: {read: [/usr, /etc], exec: [/usr/bin]}", "t", Path::new("/")).unwrap()
+        Profile::from_yaml_str(
+            "filesystem: {read: [/usr, /etc], exec: [/usr/bin]}",
+            "t",
+            Path::new("/"),
+        )
+        .unwrap()
     }
 
     #[test]
     fn planned_report_shape() {
         let p = profile();
-        let prepared = prepare(&p, &Options::default(), Path::new("/usr/bin/true"), &[], std::iter::empty(), Path::new("/")).unwrap();
+        let prepared = prepare(
+            &p,
+            &Options::default(),
+            Path::new("/usr/bin/true"),
+            &[],
+            std::iter::empty(),
+            Path::new("/"),
+        )
+        .unwrap();
         let r = prepared.planned_report();
         let j = r.to_json();
         assert_eq!(j["landlock_abi"], serde_json::json!(kernel_abi()));
-        assert_eq!(j["no_new_privs"], serde_json::json!(false), "planned, not yet applied");
+        assert_eq!(
+            j["no_new_privs"],
+            serde_json::json!(false),
+            "planned, not yet applied"
+        );
         assert_eq!(j["verified_in_child"], serde_json::json!(false));
         for c in CONTROLS {
             assert_eq!(j["controls"][c], serde_json::json!("enforced"), "{c}");
         }
         assert_eq!(j["seccomp"]["mode"], serde_json::json!("default"));
-        assert_eq!(j["seccomp"]["filter_sha256"].as_str().map(str::len), Some(64));
+        assert_eq!(
+            j["seccomp"]["filter_sha256"].as_str().map(str::len),
+            Some(64)
+        );
         assert_eq!(j["profile_sha256"], serde_json::json!(p.sha256()));
         assert_eq!(r.sandbox_state(), SandboxState::Enabled);
     }
@@ -263,16 +332,38 @@ mod tests {
     fn simulated_old_abi_refuses_unless_degraded_allowed() {
         let p = profile();
         let run = |abi: u32, allow_degraded: bool| {
-            let opts = Options { allow_degraded, simulate_landlock_abi: Some(abi) };
-            prepare(&p, &opts, Path::new("/usr/bin/true"), &[], std::iter::empty(), Path::new("/"))
+            let opts = Options {
+                allow_degraded,
+                simulate_landlock_abi: Some(abi),
+            };
+            prepare(
+                &p,
+                &opts,
+                Path::new("/usr/bin/true"),
+                &[],
+                std::iter::empty(),
+                Path::new("/"),
+            )
         };
         let err = run(0, false).unwrap_err();
-        assert!(matches!(err, SandboxError::LandlockUnavailable { .. }), "{err}");
+        assert!(
+            matches!(err, SandboxError::LandlockUnavailable { .. }),
+            "{err}"
+        );
         assert_eq!(err.sandbox_state(), SandboxState::Unavailable);
-        assert!(matches!(run(0, true), Err(SandboxError::LandlockUnavailable { .. })), "ABI 0 refuses even degraded");
+        assert!(
+            matches!(run(0, true), Err(SandboxError::LandlockUnavailable { .. })),
+            "ABI 0 refuses even degraded"
+        );
         let err = run(5, false).unwrap_err();
         match &err {
-            SandboxError::ControlUnavailable { control, status, needed, report, .. } => {
+            SandboxError::ControlUnavailable {
+                control,
+                status,
+                needed,
+                report,
+                ..
+            } => {
                 assert_eq!(*control, "scope_signal");
                 assert_eq!(*status, "absent");
                 assert_eq!(*needed, 6);
@@ -298,7 +389,15 @@ mod tests {
         use std::os::unix::ffi::OsStringExt;
         let p = profile();
         let argv = vec![OsString::from("x"), OsString::from_vec(b"a\0b".to_vec())];
-        let err = prepare(&p, &Options::default(), Path::new("/usr/bin/true"), &argv, std::iter::empty(), Path::new("/")).unwrap_err();
+        let err = prepare(
+            &p,
+            &Options::default(),
+            Path::new("/usr/bin/true"),
+            &argv,
+            std::iter::empty(),
+            Path::new("/"),
+        )
+        .unwrap_err();
         assert!(matches!(err, SandboxError::NulByte { .. }), "{err}");
     }
 }

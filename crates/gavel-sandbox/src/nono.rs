@@ -10,13 +10,18 @@
 //! | `network: allow` | nothing (nono allows outbound by default) |
 //! | `{connect_tcp: [p], bind_tcp: [q]}` | `--block-net --allow-connect-port p --listen-port q` |
 //! | always | `-s` (silent: no banner, and never an interactive prompt) |
+//! | with [`nono_argv_with_profile`] | `-p FILE`, a nono profile ([`NONO_PROFILE_JSON`]) that excludes nono's `system_write_linux` group |
 //!
-//! Not translated, because nono decides them itself: `syscalls` (nono installs its own
-//! seccomp baseline), and nono's built-in system groups (it adds read access to system
-//! paths and write access to `/tmp`, `/dev/null`, `/dev/tty` and the like on top of the
-//! flags; `nono run --dry-run -v` lists them). The environment is not a flag: run nono
-//! with [`crate::Profile::child_env`] as its environment. In silent mode nono refuses
-//! to start when the working directory is not readable under the profile ("CWD access
+//! nono adds its own groups on top of the flags: read access to ~50 system paths, and
+//! (group `system_write_linux`) write access to `/tmp`, `/dev/null`, `/dev/zero`,
+//! `/dev/full`, `/dev/tty`, `/dev/pts`. [`nono_argv`] leaves those defaults in place,
+//! so under it anything below `/tmp` is writable whatever the profile says;
+//! [`nono_argv_with_profile`] with a file written by [`write_nono_profile`] removes
+//! the write group, so that writes are exactly the profile's. Reads stay a superset
+//! (nono's system read group). `syscalls` is not translated: nono installs its own
+//! seccomp baseline. The environment is not a flag: run nono with
+//! [`crate::Profile::child_env`] as its environment. In silent mode nono refuses to
+//! start when the working directory is not readable under the profile ("CWD access
 //! requires --allow-cwd"), so the profile should grant read on the working directory.
 
 use crate::error::SandboxError;
@@ -25,16 +30,53 @@ use crate::profile::{Network, Profile};
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
+/// The nono profile that removes nono's default write grants (`/tmp`, `/dev/...`).
+pub const NONO_PROFILE_JSON: &str =
+    r#"{"meta":{"name":"gavel-exact-writes"},"groups":{"exclude":["system_write_linux"]}}"#;
+
+/// Writes [`NONO_PROFILE_JSON`] as `gavel-nono-profile.json` in `dir` (a directory the
+/// caller owns, e.g. gavel's state directory: never a world-writable one, where another
+/// user could plant a permissive profile) and returns its path.
+pub fn write_nono_profile(dir: &Path) -> std::io::Result<PathBuf> {
+    let path = dir.join("gavel-nono-profile.json");
+    let tmp = dir.join(format!(".gavel-nono-profile.{}.tmp", std::process::id()));
+    std::fs::write(&tmp, NONO_PROFILE_JSON)?;
+    std::fs::rename(&tmp, &path)?;
+    Ok(path)
+}
+
 /// `nono run <args> -- EXE ARGV[1..]` as an argv (element 0 is `"nono"`; replace it
 /// with the path from [`find_nono`]). `argv[0]` is not passed: nono runs `exe`.
+/// nono's default write group stays in place: see [`nono_argv_with_profile`].
 pub fn nono_argv(profile: &Profile, exe: &Path, argv: &[OsString]) -> Vec<OsString> {
+    nono_argv_with_profile(profile, None, exe, argv)
+}
+
+/// Like [`nono_argv`], plus `-p NONO_PROFILE` (from [`write_nono_profile`]) when given.
+pub fn nono_argv_with_profile(
+    profile: &Profile,
+    nono_profile: Option<&Path>,
+    exe: &Path,
+    argv: &[OsString],
+) -> Vec<OsString> {
     let mut out: Vec<OsString> = vec!["nono".into(), "run".into(), "-s".into()];
+    if let Some(np) = nono_profile {
+        out.push("-p".into());
+        out.push(np.as_os_str().to_owned());
+    }
     let mut push = |flag: &str, path: &Path| {
         out.push(flag.into());
         out.push(path.as_os_str().to_owned());
     };
     for p in profile.write() {
-        push(if profile.is_dir(p) { "-a" } else { "--allow-file" }, p);
+        push(
+            if profile.is_dir(p) {
+                "-a"
+            } else {
+                "--allow-file"
+            },
+            p,
+        );
     }
     let mut readable: Vec<&PathBuf> = profile.read().iter().chain(profile.exec()).collect();
     readable.sort();
@@ -43,12 +85,22 @@ pub fn nono_argv(profile: &Profile, exe: &Path, argv: &[OsString]) -> Vec<OsStri
         if profile.write().contains(p) {
             continue;
         }
-        push(if profile.is_dir(p) { "-r" } else { "--read-file" }, p);
+        push(
+            if profile.is_dir(p) {
+                "-r"
+            } else {
+                "--read-file"
+            },
+            p,
+        );
     }
     match profile.network() {
         Network::Allow => {}
         Network::Deny => out.push("--block-net".into()),
-        Network::Ports { connect_tcp, bind_tcp } => {
+        Network::Ports {
+            connect_tcp,
+            bind_tcp,
+        } => {
             out.push("--block-net".into());
             for p in connect_tcp {
                 out.push("--allow-connect-port".into());
@@ -69,7 +121,9 @@ pub fn nono_argv(profile: &Profile, exe: &Path, argv: &[OsString]) -> Vec<OsStri
 /// Finds `nono` on `path_env`; the error names `cargo install nono-cli`.
 pub fn find_nono(path_env: Option<&OsStr>, cwd: &Path) -> Result<PathBuf, SandboxError> {
     resolve_executable(OsStr::new("nono"), path_env, cwd).map_err(|e| match e {
-        SandboxError::CommandNotFound { searched, .. } => SandboxError::NonoNotInstalled { searched },
+        SandboxError::CommandNotFound { searched, .. } => {
+            SandboxError::NonoNotInstalled { searched }
+        }
         other => other,
     })
 }
@@ -94,25 +148,34 @@ mod tests {
         let b = base.display();
         let hostname = std::fs::canonicalize("/etc/hostname").unwrap();
         let expected: Vec<String> = [
-            "nono", "run", "-s",
-            "--allow-file", &format!("{b}/notes.txt"),
-            "-a", &format!("{b}/out"),
-            "--read-file", &hostname.display().to_string(),
-            "-r", &b.to_string(),
-            "-r", "/usr",
-            "-r", "/usr/bin",
-            "--block-net", "--allow-connect-port", "443", "--listen-port", "8080",
-            "--", "/usr/bin/cat", "a b",
+            "nono",
+            "run",
+            "-s",
+            "--allow-file",
+            &format!("{b}/notes.txt"),
+            "-a",
+            &format!("{b}/out"),
+            "--read-file",
+            &hostname.display().to_string(),
+            "-r",
+            &b.to_string(),
+            "-r",
+            "/usr",
+            "-r",
+            "/usr/bin",
+            "--block-net",
+            "--allow-connect-port",
+            "443",
+            "--listen-port",
+            "8080",
+            "--",
+            "/usr/bin/cat",
+            "a b",
         ]
         .iter()
         .map(|s| s.to_string())
         .collect();
-        let mut got = strs(&argv);
-        // -r entries are emitted in path order; compare as emitted after sorting the
-        // read pairs the same way the function does.
-        assert_eq!(got.len(), expected.len(), "{got:?}");
-        assert_eq!(got.drain(..3).collect::<Vec<_>>(), ["nono", "run", "-s"]);
-        assert_eq!(got, expected[3..].to_vec());
+        assert_eq!(strs(&argv), expected);
     }
 
     #[test]
@@ -120,10 +183,48 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let deny = Profile::from_yaml_str("filesystem: {read: [/usr]}", "t", dir.path()).unwrap();
         let argv = strs(&nono_argv(&deny, Path::new("/bin/true"), &[]));
-        assert_eq!(argv, ["nono", "run", "-s", "-r", "/usr", "--block-net", "--", "/bin/true"]);
+        assert_eq!(
+            argv,
+            [
+                "nono",
+                "run",
+                "-s",
+                "-r",
+                "/usr",
+                "--block-net",
+                "--",
+                "/bin/true"
+            ]
+        );
         let allow = Profile::from_yaml_str("network: allow", "t", dir.path()).unwrap();
         let argv = strs(&nono_argv(&allow, Path::new("/bin/true"), &["true".into()]));
         assert_eq!(argv, ["nono", "run", "-s", "--", "/bin/true"]);
+    }
+
+    #[test]
+    fn with_a_nono_profile() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Profile::from_yaml_str("network: allow", "t", dir.path()).unwrap();
+        let np = write_nono_profile(dir.path()).unwrap();
+        assert_eq!(std::fs::read_to_string(&np).unwrap(), NONO_PROFILE_JSON);
+        let argv = strs(&nono_argv_with_profile(
+            &p,
+            Some(&np),
+            Path::new("/bin/true"),
+            &[],
+        ));
+        assert_eq!(
+            argv,
+            [
+                "nono",
+                "run",
+                "-s",
+                "-p",
+                &np.display().to_string(),
+                "--",
+                "/bin/true"
+            ]
+        );
     }
 
     #[test]

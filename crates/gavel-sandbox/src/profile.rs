@@ -52,7 +52,10 @@ impl Network {
         match self {
             Network::Deny => json!("deny"),
             Network::Allow => json!("allow"),
-            Network::Ports { connect_tcp, bind_tcp } => json!({"connect_tcp": connect_tcp, "bind_tcp": bind_tcp}),
+            Network::Ports {
+                connect_tcp,
+                bind_tcp,
+            } => json!({"connect_tcp": connect_tcp, "bind_tcp": bind_tcp}),
         }
     }
 }
@@ -178,10 +181,16 @@ struct RawEnv {
 }
 
 fn invalid(origin: &str, message: impl Into<String>) -> SandboxError {
-    SandboxError::ProfileInvalid { origin: origin.to_owned(), message: message.into() }
+    SandboxError::ProfileInvalid {
+        origin: origin.to_owned(),
+        message: message.into(),
+    }
 }
 
-fn parse_network(origin: &str, value: Option<serde_yaml_ng::Value>) -> Result<Network, SandboxError> {
+fn parse_network(
+    origin: &str,
+    value: Option<serde_yaml_ng::Value>,
+) -> Result<Network, SandboxError> {
     use serde_yaml_ng::Value as Y;
     let Some(value) = value else {
         return Ok(Network::Deny);
@@ -195,7 +204,12 @@ fn parse_network(origin: &str, value: Option<serde_yaml_ng::Value>) -> Result<Ne
             for (k, v) in map {
                 let key = match k {
                     Y::String(s) => s,
-                    other => return Err(invalid(origin, format!("network: unexpected key {other:?}"))),
+                    other => {
+                        return Err(invalid(
+                            origin,
+                            format!("network: unexpected key {other:?}"),
+                        ));
+                    }
                 };
                 let target = match key.as_str() {
                     "connect_tcp" => &mut connect_tcp,
@@ -203,27 +217,42 @@ fn parse_network(origin: &str, value: Option<serde_yaml_ng::Value>) -> Result<Ne
                     _ => {
                         return Err(invalid(
                             origin,
-                            format!("network: unknown key `{key}`, expected one of `connect_tcp`, `bind_tcp`"),
+                            format!(
+                                "network: unknown key `{key}`, expected one of `connect_tcp`, `bind_tcp`"
+                            ),
                         ));
                     }
                 };
                 let Y::Sequence(items) = v else {
-                    return Err(invalid(origin, format!("network.{key}: expected a list of TCP ports")));
+                    return Err(invalid(
+                        origin,
+                        format!("network.{key}: expected a list of TCP ports"),
+                    ));
                 };
                 for item in items {
                     let port = item
                         .as_u64()
                         .and_then(|p| u16::try_from(p).ok())
                         .filter(|p| *p != 0)
-                        .ok_or_else(|| invalid(origin, format!("network.{key}: {item:?} is not a port in 1..65535")))?;
+                        .ok_or_else(|| {
+                            invalid(
+                                origin,
+                                format!("network.{key}: {item:?} is not a port in 1..65535"),
+                            )
+                        })?;
                     target.insert(port);
                 }
             }
-            Ok(Network::Ports { connect_tcp, bind_tcp })
+            Ok(Network::Ports {
+                connect_tcp,
+                bind_tcp,
+            })
         }
         other => Err(invalid(
             origin,
-            format!("network: expected `deny`, `allow` or {{connect_tcp: [..], bind_tcp: [..]}}, found {other:?}"),
+            format!(
+                "network: expected `deny`, `allow` or {{connect_tcp: [..], bind_tcp: [..]}}, found {other:?}"
+            ),
         )),
     }
 }
@@ -265,7 +294,12 @@ fn canonical_base(origin: &str, base_dir: &Path) -> Result<PathBuf, SandboxError
     })
 }
 
-fn resolve_entry(origin: &str, field: &'static str, entry: &str, base: &Path) -> Result<PathBuf, SandboxError> {
+fn resolve_entry(
+    origin: &str,
+    field: &'static str,
+    entry: &str,
+    base: &Path,
+) -> Result<PathBuf, SandboxError> {
     if entry.is_empty() {
         return Err(SandboxError::PathUnusable {
             origin: origin.to_owned(),
@@ -327,10 +361,17 @@ fn resolve_entry(origin: &str, field: &'static str, entry: &str, base: &Path) ->
 
 fn check_env_name(origin: &str, field: &'static str, name: &str) -> Result<(), SandboxError> {
     if name.is_empty() || name.contains('=') || name.contains('\0') {
-        return Err(invalid(origin, format!("{field}: {name:?} is not a valid environment variable name")));
+        return Err(invalid(
+            origin,
+            format!("{field}: {name:?} is not a valid environment variable name"),
+        ));
     }
     if is_forbidden_env(name) {
-        return Err(SandboxError::ForbiddenEnv { origin: origin.to_owned(), field, name: name.to_owned() });
+        return Err(SandboxError::ForbiddenEnv {
+            origin: origin.to_owned(),
+            field,
+            name: name.to_owned(),
+        });
     }
     Ok(())
 }
@@ -349,23 +390,30 @@ struct Spec<'a> {
 impl Profile {
     fn build(origin: String, base_dir: &Path, spec: Spec<'_>) -> Result<Profile, SandboxError> {
         let base = canonical_base(&origin, base_dir)?;
-        let resolve = |field: &'static str, entries: &[String]| -> Result<BTreeSet<PathBuf>, SandboxError> {
-            let mut out = BTreeSet::new();
-            for e in entries {
-                match resolve_entry(&origin, field, e, &base) {
-                    Ok(p) => {
-                        out.insert(p);
+        let resolve =
+            |field: &'static str, entries: &[String]| -> Result<BTreeSet<PathBuf>, SandboxError> {
+                let mut out = BTreeSet::new();
+                for e in entries {
+                    match resolve_entry(&origin, field, e, &base) {
+                        Ok(p) => {
+                            out.insert(p);
+                        }
+                        Err(SandboxError::PathMissing { .. }) if spec.skip_missing => {}
+                        Err(err) => return Err(err),
                     }
-                    Err(SandboxError::PathMissing { .. }) if spec.skip_missing => {}
-                    Err(err) => return Err(err),
                 }
-            }
-            Ok(out)
-        };
+                Ok(out)
+            };
         let read = resolve("filesystem.read", spec.read)?;
         let write = resolve("filesystem.write", spec.write)?;
         let exec = resolve("filesystem.exec", spec.exec)?;
-        let dirs = read.iter().chain(&write).chain(&exec).filter(|p| p.is_dir()).cloned().collect();
+        let dirs = read
+            .iter()
+            .chain(&write)
+            .chain(&exec)
+            .filter(|p| p.is_dir())
+            .cloned()
+            .collect();
         let mut env_allow = BTreeSet::new();
         for name in spec.env_allow {
             check_env_name(&origin, "env.allow", name)?;
@@ -374,7 +422,10 @@ impl Profile {
         for (name, value) in spec.env_set {
             check_env_name(&origin, "env.set", name)?;
             if value.contains('\0') {
-                return Err(invalid(&origin, format!("env.set.{name}: the value contains a NUL byte")));
+                return Err(invalid(
+                    &origin,
+                    format!("env.set.{name}: the value contains a NUL byte"),
+                ));
             }
         }
         Ok(Profile {
@@ -392,14 +443,21 @@ impl Profile {
 
     /// Loads a YAML profile; relative paths are relative to `base_dir`.
     pub fn from_file(path: &Path, base_dir: &Path) -> Result<Profile, SandboxError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| SandboxError::ProfileRead { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| SandboxError::ProfileRead {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Profile::from_yaml_str(&text, &path.display().to_string(), base_dir)
     }
 
     /// Loads a YAML profile from text; `origin` names it in errors.
-    pub fn from_yaml_str(text: &str, origin: &str, base_dir: &Path) -> Result<Profile, SandboxError> {
-        let raw: RawProfile = serde_yaml_ng::from_str(text).map_err(|e| invalid(origin, e.to_string()))?;
+    pub fn from_yaml_str(
+        text: &str,
+        origin: &str,
+        base_dir: &Path,
+    ) -> Result<Profile, SandboxError> {
+        let raw: RawProfile =
+            serde_yaml_ng::from_str(text).map_err(|e| invalid(origin, e.to_string()))?;
         let network = parse_network(origin, raw.network)?;
         Profile::build(
             origin.to_owned(),
@@ -472,7 +530,12 @@ impl Profile {
             "TZ",
             "TMPDIR",
         ];
-        let strings = |items: &[&str]| items.iter().map(|s| (*s).to_owned()).collect::<Vec<String>>();
+        let strings = |items: &[&str]| {
+            items
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect::<Vec<String>>()
+        };
         let mut read = strings(SYSTEM_READ);
         read.push(".".into());
         let mut exec = strings(SYSTEM_EXEC);
@@ -482,7 +545,11 @@ impl Profile {
                 vec![".".to_owned(), "/tmp".to_owned(), "/dev/null".to_owned()]
             }
             "read-only" => Vec::new(),
-            _ => return Err(SandboxError::UnknownBuiltin { name: name.to_owned() }),
+            _ => {
+                return Err(SandboxError::UnknownBuiltin {
+                    name: name.to_owned(),
+                });
+            }
         };
         let env_allow = strings(ENV_ALLOW);
         Profile::build(
@@ -536,7 +603,11 @@ impl Profile {
 
     /// The resolved profile as JSON (what `profile_sha256` digests).
     pub fn to_json(&self) -> Value {
-        let paths = |set: &BTreeSet<PathBuf>| -> Vec<String> { set.iter().map(|p| p.to_string_lossy().into_owned()).collect() };
+        let paths = |set: &BTreeSet<PathBuf>| -> Vec<String> {
+            set.iter()
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect()
+        };
         json!({
             "filesystem": {"read": paths(&self.read), "write": paths(&self.write), "exec": paths(&self.exec)},
             "network": self.network.to_json(),
@@ -556,9 +627,15 @@ impl Profile {
 
     /// The child's environment: exactly the allow-listed variables found in `env`,
     /// then `set` (which wins). Sorted by name.
-    pub fn child_env(&self, env: impl Iterator<Item = (OsString, OsString)>) -> Vec<(OsString, OsString)> {
+    pub fn child_env(
+        &self,
+        env: impl Iterator<Item = (OsString, OsString)>,
+    ) -> Vec<(OsString, OsString)> {
         let mut out: BTreeMap<OsString, OsString> = env
-            .filter(|(k, _)| k.to_str().is_some_and(|k| self.env_allow.contains(k) && !is_forbidden_env(k)))
+            .filter(|(k, _)| {
+                k.to_str()
+                    .is_some_and(|k| self.env_allow.contains(k) && !is_forbidden_env(k))
+            })
             .collect();
         for (k, v) in &self.env_set {
             out.insert(OsString::from(k), OsString::from(v));
@@ -629,7 +706,9 @@ env:
     #[test]
     fn missing_path_is_an_error_naming_it() {
         let dir = tmp();
-        let err = Profile::from_yaml_str("filesystem: {read: [/usr, ./nope]}", "p.yaml", dir.path()).unwrap_err();
+        let err =
+            Profile::from_yaml_str("filesystem: {read: [/usr, ./nope]}", "p.yaml", dir.path())
+                .unwrap_err();
         match &err {
             SandboxError::PathMissing { field, entry, .. } => {
                 assert_eq!(*field, "filesystem.read");
@@ -638,8 +717,22 @@ env:
             other => panic!("unexpected {other:?}"),
         }
         assert!(err.to_string().contains("./nope"));
-        let err = Profile::from_yaml_str("filesystem: {exec: [/nonexistent-gavel]}", "p.yaml", dir.path()).unwrap_err();
-        assert!(matches!(err, SandboxError::PathMissing { field: "filesystem.exec", .. }), "{err}");
+        let err = Profile::from_yaml_str(
+            "filesystem: {exec: [/nonexistent-gavel]}",
+            "p.yaml",
+            dir.path(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                SandboxError::PathMissing {
+                    field: "filesystem.exec",
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[test]
@@ -647,17 +740,42 @@ env:
         let dir = tmp();
         let inner = dir.path().join("ws");
         std::fs::create_dir(&inner).unwrap();
-        let err = Profile::from_yaml_str("filesystem: {read: [../..]}", "p.yaml", &inner).unwrap_err();
-        assert!(matches!(err, SandboxError::PathEscapes { how: "lexically", .. }), "{err}");
-        let err = Profile::from_yaml_str("filesystem: {write: [sub/../../x]}", "p.yaml", &inner).unwrap_err();
+        let err =
+            Profile::from_yaml_str("filesystem: {read: [../..]}", "p.yaml", &inner).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                SandboxError::PathEscapes {
+                    how: "lexically",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let err = Profile::from_yaml_str("filesystem: {write: [sub/../../x]}", "p.yaml", &inner)
+            .unwrap_err();
         assert!(matches!(err, SandboxError::PathEscapes { .. }), "{err}");
         std::os::unix::fs::symlink("/etc", inner.join("etc-link")).unwrap();
-        let err = Profile::from_yaml_str("filesystem: {read: [etc-link]}", "p.yaml", &inner).unwrap_err();
-        assert!(matches!(err, SandboxError::PathEscapes { how: "through a symlink", .. }), "{err}");
+        let err =
+            Profile::from_yaml_str("filesystem: {read: [etc-link]}", "p.yaml", &inner).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                SandboxError::PathEscapes {
+                    how: "through a symlink",
+                    ..
+                }
+            ),
+            "{err}"
+        );
         // inside the base after normalization, and absolute paths: fine
         std::fs::create_dir(inner.join("sub")).unwrap();
-        let p = Profile::from_yaml_str("filesystem: {read: [sub/../sub, /etc]}", "p.yaml", &inner).unwrap();
-        assert!(p.read().contains(&std::fs::canonicalize(inner.join("sub")).unwrap()));
+        let p = Profile::from_yaml_str("filesystem: {read: [sub/../sub, /etc]}", "p.yaml", &inner)
+            .unwrap();
+        assert!(
+            p.read()
+                .contains(&std::fs::canonicalize(inner.join("sub")).unwrap())
+        );
     }
 
     #[test]
@@ -672,7 +790,10 @@ env:
             ("env: {allow: [ENV]}", "ENV"),
         ] {
             let err = Profile::from_yaml_str(yaml, "p.yaml", dir.path()).unwrap_err();
-            assert!(matches!(&err, SandboxError::ForbiddenEnv { name: n, .. } if n == name), "{err}");
+            assert!(
+                matches!(&err, SandboxError::ForbiddenEnv { name: n, .. } if n == name),
+                "{err}"
+            );
         }
         let err = Profile::from_yaml_str("env: {allow: [A=B]}", "p.yaml", dir.path()).unwrap_err();
         assert!(matches!(err, SandboxError::ProfileInvalid { .. }));
@@ -685,28 +806,63 @@ env:
         assert_eq!(p.network(), &Network::Allow);
         let p = Profile::from_yaml_str("{}", "p", dir.path()).unwrap();
         assert_eq!(p.network(), &Network::Deny, "absent network means deny");
-        let p = Profile::from_yaml_str("network: {connect_tcp: [443, 80]}", "p", dir.path()).unwrap();
+        let p =
+            Profile::from_yaml_str("network: {connect_tcp: [443, 80]}", "p", dir.path()).unwrap();
         assert_eq!(
             p.network(),
-            &Network::Ports { connect_tcp: [80, 443].into_iter().collect(), bind_tcp: BTreeSet::new() }
+            &Network::Ports {
+                connect_tcp: [80, 443].into_iter().collect(),
+                bind_tcp: BTreeSet::new()
+            }
         );
-        for bad in ["network: maybe", "network: {connect_tcp: [0]}", "network: {connect_tcp: [70000]}", "network: {connect_tcp: 443}"] {
-            assert!(matches!(Profile::from_yaml_str(bad, "p", dir.path()), Err(SandboxError::ProfileInvalid { .. })), "{bad}");
+        for bad in [
+            "network: maybe",
+            "network: {connect_tcp: [0]}",
+            "network: {connect_tcp: [70000]}",
+            "network: {connect_tcp: 443}",
+        ] {
+            assert!(
+                matches!(
+                    Profile::from_yaml_str(bad, "p", dir.path()),
+                    Err(SandboxError::ProfileInvalid { .. })
+                ),
+                "{bad}"
+            );
         }
-        assert!(matches!(Profile::from_yaml_str("syscalls: lax", "p", dir.path()), Err(SandboxError::ProfileInvalid { .. })));
+        assert!(matches!(
+            Profile::from_yaml_str("syscalls: lax", "p", dir.path()),
+            Err(SandboxError::ProfileInvalid { .. })
+        ));
     }
 
     #[test]
     fn json_and_digest_are_stable_and_content_addressed() {
         let dir = tmp();
-        let a = Profile::from_yaml_str("filesystem: {read: [/usr, /etc]}\nenv: {allow: [PATH]}", "a", dir.path()).unwrap();
-        let b = Profile::from_yaml_str("env: {allow: [PATH]}\nfilesystem: {read: [/etc, /usr, /usr/]}", "b", dir.path()).unwrap();
+        let a = Profile::from_yaml_str(
+            "filesystem: {read: [/usr, /etc]}\nenv: {allow: [PATH]}",
+            "a",
+            dir.path(),
+        )
+        .unwrap();
+        let b = Profile::from_yaml_str(
+            "env: {allow: [PATH]}\nfilesystem: {read: [/etc, /usr, /usr/]}",
+            "b",
+            dir.path(),
+        )
+        .unwrap();
         assert_eq!(a.to_json(), b.to_json());
         assert_eq!(a.sha256(), b.sha256());
         assert_eq!(a.sha256().len(), 64);
-        let expected = hex::encode(Sha256::digest(gavel_receipt::jcs::canonicalize(&a.to_json()).unwrap()));
+        let expected = hex::encode(Sha256::digest(
+            gavel_receipt::jcs::canonicalize(&a.to_json()).unwrap(),
+        ));
         assert_eq!(a.sha256(), expected);
-        let c = Profile::from_yaml_str("filesystem: {read: [/usr]}\nenv: {allow: [PATH]}", "c", dir.path()).unwrap();
+        let c = Profile::from_yaml_str(
+            "filesystem: {read: [/usr]}\nenv: {allow: [PATH]}",
+            "c",
+            dir.path(),
+        )
+        .unwrap();
         assert_ne!(a.sha256(), c.sha256());
         assert_eq!(a.to_json()["network"], json!("deny"));
         assert_eq!(a.to_json()["syscalls"], json!("default"));
@@ -725,13 +881,21 @@ env:
         assert!(ro.write().is_empty());
         assert!(ro.read().contains(&base));
         assert!(!Profile::covers(ro.exec(), &base.join("x")));
-        assert!(matches!(Profile::builtin("nope", dir.path()), Err(SandboxError::UnknownBuiltin { .. })));
+        assert!(matches!(
+            Profile::builtin("nope", dir.path()),
+            Err(SandboxError::UnknownBuiltin { .. })
+        ));
     }
 
     #[test]
     fn child_env_is_allow_list_plus_set() {
         let dir = tmp();
-        let p = Profile::from_yaml_str("env: {allow: [PATH, HOME], set: {FOO: bar, HOME: /h}}", "p", dir.path()).unwrap();
+        let p = Profile::from_yaml_str(
+            "env: {allow: [PATH, HOME], set: {FOO: bar, HOME: /h}}",
+            "p",
+            dir.path(),
+        )
+        .unwrap();
         let env = vec![
             (OsString::from("PATH"), OsString::from("/usr/bin")),
             (OsString::from("HOME"), OsString::from("/root")),

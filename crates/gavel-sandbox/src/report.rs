@@ -28,8 +28,16 @@ impl ControlStatus {
 }
 
 /// The eight controls of sandbox.md, in report order.
-pub const CONTROLS: [&str; 8] =
-    ["fs_read", "fs_write", "fs_exec", "fs_truncate", "net_tcp", "net_other", "scope_signal", "scope_abstract_unix"];
+pub const CONTROLS: [&str; 8] = [
+    "fs_read",
+    "fs_write",
+    "fs_exec",
+    "fs_truncate",
+    "net_tcp",
+    "net_other",
+    "scope_signal",
+    "scope_abstract_unix",
+];
 
 /// `sandbox_state` of the execution receipt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,7 +111,10 @@ pub struct EnforcementReport {
 impl EnforcementReport {
     /// Status of a control by name.
     pub fn control(&self, name: &str) -> Option<ControlStatus> {
-        self.controls.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
+        self.controls
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, s)| *s)
     }
 
     pub(crate) fn set_control(&mut self, name: &str, status: ControlStatus) {

@@ -24,8 +24,8 @@
 use crate::error::SandboxError;
 use crate::profile::{Network, SyscallMode};
 use seccompiler::{
-    BpfProgram, SeccompAction, SeccompCmpArgLen as Len, SeccompCmpOp as Op, SeccompCondition as Cond, SeccompFilter,
-    SeccompRule, TargetArch,
+    BpfProgram, SeccompAction, SeccompCmpArgLen as Len, SeccompCmpOp as Op,
+    SeccompCondition as Cond, SeccompFilter, SeccompRule, TargetArch,
 };
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -38,7 +38,7 @@ const SECCOMP_RET_KILL_PROCESS: u32 = 0x8000_0000;
 const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
 
 // BPF opcodes (linux/bpf_common.h).
-const BPF_LD_W_ABS: u16 = 0x00 | 0x00 | 0x20;
+const BPF_LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
 const BPF_JMP_JEQ_K: u16 = 0x05 | 0x10;
 const BPF_JMP_JGE_K: u16 = 0x05 | 0x30;
 const BPF_RET_K: u16 = 0x06;
@@ -80,18 +80,20 @@ fn insn(code: u16, jt: u8, jf: u8, k: u32) -> libc::sock_filter {
 /// The arch/x32 guard.
 pub(crate) fn arch_guard() -> Vec<libc::sock_filter> {
     vec![
-        insn(BPF_LD_W_ABS, 0, 0, 4),                         // A = seccomp_data.arch
-        insn(BPF_JMP_JEQ_K, 1, 0, AUDIT_ARCH_X86_64),         // x86_64 ? skip the kill
-        insn(BPF_RET_K, 0, 0, SECCOMP_RET_KILL_PROCESS),      // i386 / other ABI: kill
-        insn(BPF_LD_W_ABS, 0, 0, 0),                         // A = seccomp_data.nr
-        insn(BPF_JMP_JGE_K, 0, 1, X32_SYSCALL_BIT),           // x32 (or any nr >= 2^30)?
-        insn(BPF_RET_K, 0, 0, SECCOMP_RET_KILL_PROCESS),      // kill
-        insn(BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW),             // leave it to the next programs
+        insn(BPF_LD_W_ABS, 0, 0, 4),                     // A = seccomp_data.arch
+        insn(BPF_JMP_JEQ_K, 1, 0, AUDIT_ARCH_X86_64),    // x86_64 ? skip the kill
+        insn(BPF_RET_K, 0, 0, SECCOMP_RET_KILL_PROCESS), // i386 / other ABI: kill
+        insn(BPF_LD_W_ABS, 0, 0, 0),                     // A = seccomp_data.nr
+        insn(BPF_JMP_JGE_K, 0, 1, X32_SYSCALL_BIT),      // x32 (or any nr >= 2^30)?
+        insn(BPF_RET_K, 0, 0, SECCOMP_RET_KILL_PROCESS), // kill
+        insn(BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW),        // leave it to the next programs
     ]
 }
 
 fn bpf_err(what: &str, e: impl std::fmt::Display) -> SandboxError {
-    SandboxError::Seccomp { message: format!("{what}: {e}") }
+    SandboxError::Seccomp {
+        message: format!("{what}: {e}"),
+    }
 }
 
 fn cond(arg: u8, len: Len, op: Op, value: u64) -> Result<Cond, SandboxError> {
@@ -104,9 +106,19 @@ fn rule(conds: Vec<Cond>) -> Result<SeccompRule, SandboxError> {
 
 type Rules = BTreeMap<i64, Vec<SeccompRule>>;
 
+/// (group, syscall, rules under which it is refused).
+type ConditionalDenial = (&'static str, i64, Vec<SeccompRule>);
+
 /// Groups of the default deny-list (each syscall refused unconditionally).
 const DENY_GROUPS: &[(&str, &[i64])] = &[
-    ("io_uring", &[libc::SYS_io_uring_setup, libc::SYS_io_uring_enter, libc::SYS_io_uring_register]),
+    (
+        "io_uring",
+        &[
+            libc::SYS_io_uring_setup,
+            libc::SYS_io_uring_enter,
+            libc::SYS_io_uring_register,
+        ],
+    ),
     (
         "process_inspection",
         &[
@@ -137,13 +149,38 @@ const DENY_GROUPS: &[(&str, &[i64])] = &[
         ],
     ),
     ("setns", &[libc::SYS_setns]),
-    ("kexec_reboot", &[libc::SYS_kexec_load, libc::SYS_kexec_file_load, libc::SYS_reboot]),
-    ("kernel_modules", &[libc::SYS_init_module, libc::SYS_finit_module, libc::SYS_delete_module]),
-    ("keyring", &[libc::SYS_keyctl, libc::SYS_add_key, libc::SYS_request_key]),
+    (
+        "kexec_reboot",
+        &[
+            libc::SYS_kexec_load,
+            libc::SYS_kexec_file_load,
+            libc::SYS_reboot,
+        ],
+    ),
+    (
+        "kernel_modules",
+        &[
+            libc::SYS_init_module,
+            libc::SYS_finit_module,
+            libc::SYS_delete_module,
+        ],
+    ),
+    (
+        "keyring",
+        &[libc::SYS_keyctl, libc::SYS_add_key, libc::SYS_request_key],
+    ),
     ("perf", &[libc::SYS_perf_event_open]),
     ("userfaultfd", &[libc::SYS_userfaultfd]),
     ("swap", &[libc::SYS_swapon, libc::SYS_swapoff]),
-    ("clock", &[libc::SYS_settimeofday, libc::SYS_clock_settime, libc::SYS_clock_adjtime, libc::SYS_adjtimex]),
+    (
+        "clock",
+        &[
+            libc::SYS_settimeofday,
+            libc::SYS_clock_settime,
+            libc::SYS_clock_adjtime,
+            libc::SYS_adjtimex,
+        ],
+    ),
     (
         "host_admin",
         &[
@@ -166,7 +203,10 @@ const DENY_GROUPS: &[(&str, &[i64])] = &[
 ];
 
 /// Conditional denials of the default mode, as (group, syscall, rules-that-deny).
-fn conditional_denials(network: &Network, landlock_net: bool) -> Result<Vec<(&'static str, i64, Vec<SeccompRule>)>, SandboxError> {
+fn conditional_denials(
+    network: &Network,
+    landlock_net: bool,
+) -> Result<Vec<ConditionalDenial>, SandboxError> {
     let mut out = Vec::new();
     // Namespace creation: any CLONE_NEW* flag in clone (arg 0) or unshare (arg 0).
     let mut ns = Vec::new();
@@ -186,7 +226,11 @@ fn conditional_denials(network: &Network, landlock_net: bool) -> Result<Vec<(&'s
         ],
     ));
     if network.is_restricted() {
-        out.push(("sockets", libc::SYS_socket, socket_denials(network, landlock_net)?));
+        out.push((
+            "sockets",
+            libc::SYS_socket,
+            socket_denials(network, landlock_net)?,
+        ));
     }
     Ok(out)
 }
@@ -233,7 +277,10 @@ fn socket_denials(network: &Network, landlock_net: bool) -> Result<Vec<SeccompRu
 }
 
 /// socket() calls allowed in strict mode (the complement of [`socket_denials`]).
-fn socket_allowances(network: &Network, landlock_net: bool) -> Result<Vec<SeccompRule>, SandboxError> {
+fn socket_allowances(
+    network: &Network,
+    landlock_net: bool,
+) -> Result<Vec<SeccompRule>, SandboxError> {
     if !network.is_restricted() {
         return Ok(Vec::new());
     }
@@ -244,12 +291,17 @@ fn socket_allowances(network: &Network, landlock_net: bool) -> Result<Vec<Seccom
             cond(2, Len::Dword, Op::Eq, libc::NETLINK_ROUTE as u64)?,
         ])?,
     ];
-    if !(matches!(network, Network::Deny) && !landlock_net) {
+    if !matches!(network, Network::Deny) || landlock_net {
         for family in [AF_INET, AF_INET6] {
             for proto in [0, libc::IPPROTO_TCP as u64] {
                 rules.push(rule(vec![
                     cond(0, Len::Dword, Op::Eq, family)?,
-                    cond(1, Len::Dword, Op::MaskedEq(SOCK_TYPE_MASK), libc::SOCK_STREAM as u64)?,
+                    cond(
+                        1,
+                        Len::Dword,
+                        Op::MaskedEq(SOCK_TYPE_MASK),
+                        libc::SOCK_STREAM as u64,
+                    )?,
                     cond(2, Len::Dword, Op::Eq, proto)?,
                 ])?);
             }
@@ -260,67 +312,251 @@ fn socket_allowances(network: &Network, landlock_net: bool) -> Result<Vec<Seccom
 
 /// System calls of the strict allow-list (unconditional).
 const STRICT_ALLOW: &[i64] = &[
-    libc::SYS_read, libc::SYS_write, libc::SYS_open, libc::SYS_openat, libc::SYS_openat2, libc::SYS_close,
-    libc::SYS_close_range, libc::SYS_stat, libc::SYS_fstat, libc::SYS_lstat, libc::SYS_newfstatat, libc::SYS_statx,
-    libc::SYS_statfs, libc::SYS_fstatfs, libc::SYS_poll, libc::SYS_ppoll, libc::SYS_select, libc::SYS_pselect6,
-    libc::SYS_lseek, libc::SYS_mmap, libc::SYS_mprotect, libc::SYS_munmap, libc::SYS_mremap, libc::SYS_msync,
-    libc::SYS_mincore, libc::SYS_madvise, libc::SYS_brk, libc::SYS_rt_sigaction, libc::SYS_rt_sigprocmask,
-    libc::SYS_rt_sigreturn, libc::SYS_rt_sigpending, libc::SYS_rt_sigtimedwait, libc::SYS_rt_sigsuspend,
-    libc::SYS_rt_sigqueueinfo, libc::SYS_rt_tgsigqueueinfo, libc::SYS_sigaltstack, libc::SYS_pread64,
-    libc::SYS_pwrite64, libc::SYS_readv, libc::SYS_writev, libc::SYS_preadv, libc::SYS_pwritev, libc::SYS_preadv2,
-    libc::SYS_pwritev2, libc::SYS_access, libc::SYS_faccessat, libc::SYS_faccessat2, libc::SYS_pipe,
-    libc::SYS_pipe2, libc::SYS_dup, libc::SYS_dup2, libc::SYS_dup3, libc::SYS_fcntl, libc::SYS_flock,
-    libc::SYS_fsync, libc::SYS_fdatasync, libc::SYS_sync_file_range, libc::SYS_truncate, libc::SYS_ftruncate,
-    libc::SYS_fallocate, libc::SYS_fadvise64, libc::SYS_getdents64, libc::SYS_getcwd, libc::SYS_chdir,
-    libc::SYS_fchdir, libc::SYS_rename, libc::SYS_renameat, libc::SYS_renameat2, libc::SYS_mkdir,
-    libc::SYS_mkdirat, libc::SYS_rmdir, libc::SYS_link, libc::SYS_linkat, libc::SYS_unlink, libc::SYS_unlinkat,
-    libc::SYS_symlink, libc::SYS_symlinkat, libc::SYS_readlink, libc::SYS_readlinkat, libc::SYS_chmod,
-    libc::SYS_fchmod, libc::SYS_fchmodat, libc::SYS_fchmodat2, libc::SYS_chown, libc::SYS_fchown,
-    libc::SYS_lchown, libc::SYS_fchownat, libc::SYS_umask, libc::SYS_utime, libc::SYS_utimes,
-    libc::SYS_utimensat, libc::SYS_futimesat, libc::SYS_getxattr, libc::SYS_lgetxattr, libc::SYS_fgetxattr,
-    libc::SYS_listxattr, libc::SYS_llistxattr, libc::SYS_flistxattr, libc::SYS_sendfile, libc::SYS_splice,
-    libc::SYS_tee, libc::SYS_copy_file_range, libc::SYS_memfd_create, libc::SYS_nanosleep,
-    libc::SYS_clock_nanosleep, libc::SYS_clock_gettime, libc::SYS_clock_getres, libc::SYS_gettimeofday,
-    libc::SYS_time, libc::SYS_times, libc::SYS_alarm, libc::SYS_getitimer, libc::SYS_setitimer, libc::SYS_pause,
-    libc::SYS_getpid, libc::SYS_getppid, libc::SYS_gettid, libc::SYS_getuid, libc::SYS_geteuid,
-    libc::SYS_getgid, libc::SYS_getegid, libc::SYS_getresuid, libc::SYS_getresgid, libc::SYS_getgroups,
-    libc::SYS_getpgid, libc::SYS_getpgrp, libc::SYS_setpgid, libc::SYS_getsid, libc::SYS_setsid,
-    libc::SYS_capget, libc::SYS_uname, libc::SYS_sysinfo, libc::SYS_getrlimit, libc::SYS_setrlimit,
-    libc::SYS_prlimit64, libc::SYS_getrusage, libc::SYS_arch_prctl, libc::SYS_prctl, libc::SYS_set_tid_address,
-    libc::SYS_set_robust_list, libc::SYS_get_robust_list, libc::SYS_rseq, libc::SYS_futex, libc::SYS_futex_waitv,
-    libc::SYS_sched_yield, libc::SYS_sched_getaffinity, libc::SYS_sched_setaffinity, libc::SYS_sched_getparam,
-    libc::SYS_sched_getscheduler, libc::SYS_sched_get_priority_max, libc::SYS_sched_get_priority_min,
-    libc::SYS_getpriority, libc::SYS_setpriority, libc::SYS_getrandom, libc::SYS_membarrier,
-    libc::SYS_restart_syscall, libc::SYS_exit, libc::SYS_exit_group, libc::SYS_wait4, libc::SYS_waitid,
-    libc::SYS_kill, libc::SYS_tkill, libc::SYS_tgkill, libc::SYS_fork, libc::SYS_vfork, libc::SYS_execve,
-    libc::SYS_execveat, libc::SYS_pidfd_open, libc::SYS_pidfd_send_signal, libc::SYS_epoll_create,
-    libc::SYS_epoll_create1, libc::SYS_epoll_ctl, libc::SYS_epoll_wait, libc::SYS_epoll_pwait,
-    libc::SYS_epoll_pwait2, libc::SYS_eventfd, libc::SYS_eventfd2, libc::SYS_signalfd, libc::SYS_signalfd4,
-    libc::SYS_timerfd_create, libc::SYS_timerfd_settime, libc::SYS_timerfd_gettime, libc::SYS_inotify_init,
-    libc::SYS_inotify_init1, libc::SYS_inotify_add_watch, libc::SYS_inotify_rm_watch, libc::SYS_socketpair,
-    libc::SYS_connect, libc::SYS_bind, libc::SYS_listen, libc::SYS_accept, libc::SYS_accept4,
-    libc::SYS_sendto, libc::SYS_recvfrom, libc::SYS_sendmsg, libc::SYS_recvmsg, libc::SYS_sendmmsg,
-    libc::SYS_recvmmsg, libc::SYS_shutdown, libc::SYS_getsockname, libc::SYS_getpeername,
-    libc::SYS_setsockopt, libc::SYS_getsockopt, libc::SYS_landlock_create_ruleset,
-    libc::SYS_landlock_add_rule, libc::SYS_landlock_restrict_self, libc::SYS_seccomp, libc::SYS_ioprio_get,
-    libc::SYS_get_mempolicy, libc::SYS_mlock, libc::SYS_munlock, libc::SYS_personality,
+    libc::SYS_read,
+    libc::SYS_write,
+    libc::SYS_open,
+    libc::SYS_openat,
+    libc::SYS_openat2,
+    libc::SYS_close,
+    libc::SYS_close_range,
+    libc::SYS_stat,
+    libc::SYS_fstat,
+    libc::SYS_lstat,
+    libc::SYS_newfstatat,
+    libc::SYS_statx,
+    libc::SYS_statfs,
+    libc::SYS_fstatfs,
+    libc::SYS_poll,
+    libc::SYS_ppoll,
+    libc::SYS_select,
+    libc::SYS_pselect6,
+    libc::SYS_lseek,
+    libc::SYS_mmap,
+    libc::SYS_mprotect,
+    libc::SYS_munmap,
+    libc::SYS_mremap,
+    libc::SYS_msync,
+    libc::SYS_mincore,
+    libc::SYS_madvise,
+    libc::SYS_brk,
+    libc::SYS_rt_sigaction,
+    libc::SYS_rt_sigprocmask,
+    libc::SYS_rt_sigreturn,
+    libc::SYS_rt_sigpending,
+    libc::SYS_rt_sigtimedwait,
+    libc::SYS_rt_sigsuspend,
+    libc::SYS_rt_sigqueueinfo,
+    libc::SYS_rt_tgsigqueueinfo,
+    libc::SYS_sigaltstack,
+    libc::SYS_pread64,
+    libc::SYS_pwrite64,
+    libc::SYS_readv,
+    libc::SYS_writev,
+    libc::SYS_preadv,
+    libc::SYS_pwritev,
+    libc::SYS_preadv2,
+    libc::SYS_pwritev2,
+    libc::SYS_access,
+    libc::SYS_faccessat,
+    libc::SYS_faccessat2,
+    libc::SYS_pipe,
+    libc::SYS_pipe2,
+    libc::SYS_dup,
+    libc::SYS_dup2,
+    libc::SYS_dup3,
+    libc::SYS_fcntl,
+    libc::SYS_flock,
+    libc::SYS_fsync,
+    libc::SYS_fdatasync,
+    libc::SYS_sync_file_range,
+    libc::SYS_truncate,
+    libc::SYS_ftruncate,
+    libc::SYS_fallocate,
+    libc::SYS_fadvise64,
+    libc::SYS_getdents64,
+    libc::SYS_getcwd,
+    libc::SYS_chdir,
+    libc::SYS_fchdir,
+    libc::SYS_rename,
+    libc::SYS_renameat,
+    libc::SYS_renameat2,
+    libc::SYS_mkdir,
+    libc::SYS_mkdirat,
+    libc::SYS_rmdir,
+    libc::SYS_link,
+    libc::SYS_linkat,
+    libc::SYS_unlink,
+    libc::SYS_unlinkat,
+    libc::SYS_symlink,
+    libc::SYS_symlinkat,
+    libc::SYS_readlink,
+    libc::SYS_readlinkat,
+    libc::SYS_chmod,
+    libc::SYS_fchmod,
+    libc::SYS_fchmodat,
+    libc::SYS_fchmodat2,
+    libc::SYS_chown,
+    libc::SYS_fchown,
+    libc::SYS_lchown,
+    libc::SYS_fchownat,
+    libc::SYS_umask,
+    libc::SYS_utime,
+    libc::SYS_utimes,
+    libc::SYS_utimensat,
+    libc::SYS_futimesat,
+    libc::SYS_getxattr,
+    libc::SYS_lgetxattr,
+    libc::SYS_fgetxattr,
+    libc::SYS_listxattr,
+    libc::SYS_llistxattr,
+    libc::SYS_flistxattr,
+    libc::SYS_sendfile,
+    libc::SYS_splice,
+    libc::SYS_tee,
+    libc::SYS_copy_file_range,
+    libc::SYS_memfd_create,
+    libc::SYS_nanosleep,
+    libc::SYS_clock_nanosleep,
+    libc::SYS_clock_gettime,
+    libc::SYS_clock_getres,
+    libc::SYS_gettimeofday,
+    libc::SYS_time,
+    libc::SYS_times,
+    libc::SYS_alarm,
+    libc::SYS_getitimer,
+    libc::SYS_setitimer,
+    libc::SYS_pause,
+    libc::SYS_getpid,
+    libc::SYS_getppid,
+    libc::SYS_gettid,
+    libc::SYS_getuid,
+    libc::SYS_geteuid,
+    libc::SYS_getgid,
+    libc::SYS_getegid,
+    libc::SYS_getresuid,
+    libc::SYS_getresgid,
+    libc::SYS_getgroups,
+    libc::SYS_getpgid,
+    libc::SYS_getpgrp,
+    libc::SYS_setpgid,
+    libc::SYS_getsid,
+    libc::SYS_setsid,
+    libc::SYS_capget,
+    libc::SYS_uname,
+    libc::SYS_sysinfo,
+    libc::SYS_getrlimit,
+    libc::SYS_setrlimit,
+    libc::SYS_prlimit64,
+    libc::SYS_getrusage,
+    libc::SYS_arch_prctl,
+    libc::SYS_prctl,
+    libc::SYS_set_tid_address,
+    libc::SYS_set_robust_list,
+    libc::SYS_get_robust_list,
+    libc::SYS_rseq,
+    libc::SYS_futex,
+    libc::SYS_futex_waitv,
+    libc::SYS_sched_yield,
+    libc::SYS_sched_getaffinity,
+    libc::SYS_sched_setaffinity,
+    libc::SYS_sched_getparam,
+    libc::SYS_sched_getscheduler,
+    libc::SYS_sched_get_priority_max,
+    libc::SYS_sched_get_priority_min,
+    libc::SYS_getpriority,
+    libc::SYS_setpriority,
+    libc::SYS_getrandom,
+    libc::SYS_membarrier,
+    libc::SYS_restart_syscall,
+    libc::SYS_exit,
+    libc::SYS_exit_group,
+    libc::SYS_wait4,
+    libc::SYS_waitid,
+    libc::SYS_kill,
+    libc::SYS_tkill,
+    libc::SYS_tgkill,
+    libc::SYS_fork,
+    libc::SYS_vfork,
+    libc::SYS_execve,
+    libc::SYS_execveat,
+    libc::SYS_pidfd_open,
+    libc::SYS_pidfd_send_signal,
+    libc::SYS_epoll_create,
+    libc::SYS_epoll_create1,
+    libc::SYS_epoll_ctl,
+    libc::SYS_epoll_wait,
+    libc::SYS_epoll_pwait,
+    libc::SYS_epoll_pwait2,
+    libc::SYS_eventfd,
+    libc::SYS_eventfd2,
+    libc::SYS_signalfd,
+    libc::SYS_signalfd4,
+    libc::SYS_timerfd_create,
+    libc::SYS_timerfd_settime,
+    libc::SYS_timerfd_gettime,
+    libc::SYS_inotify_init,
+    libc::SYS_inotify_init1,
+    libc::SYS_inotify_add_watch,
+    libc::SYS_inotify_rm_watch,
+    libc::SYS_socketpair,
+    libc::SYS_connect,
+    libc::SYS_bind,
+    libc::SYS_listen,
+    libc::SYS_accept,
+    libc::SYS_accept4,
+    libc::SYS_sendto,
+    libc::SYS_recvfrom,
+    libc::SYS_sendmsg,
+    libc::SYS_recvmsg,
+    libc::SYS_sendmmsg,
+    libc::SYS_recvmmsg,
+    libc::SYS_shutdown,
+    libc::SYS_getsockname,
+    libc::SYS_getpeername,
+    libc::SYS_setsockopt,
+    libc::SYS_getsockopt,
+    libc::SYS_landlock_create_ruleset,
+    libc::SYS_landlock_add_rule,
+    libc::SYS_landlock_restrict_self,
+    libc::SYS_seccomp,
+    libc::SYS_ioprio_get,
+    libc::SYS_get_mempolicy,
+    libc::SYS_mlock,
+    libc::SYS_munlock,
+    libc::SYS_personality,
 ];
 
-fn compile(name: &'static str, rules: Rules, mismatch: SeccompAction, on_match: SeccompAction) -> Result<Program, SandboxError> {
+fn compile(
+    name: &'static str,
+    rules: Rules,
+    mismatch: SeccompAction,
+    on_match: SeccompAction,
+) -> Result<Program, SandboxError> {
     let arch = TargetArch::try_from(ARCH_NAME).map_err(|e| bpf_err(name, e))?;
-    let filter = SeccompFilter::new(rules, mismatch, on_match, arch).map_err(|e| bpf_err(name, e))?;
+    let filter =
+        SeccompFilter::new(rules, mismatch, on_match, arch).map_err(|e| bpf_err(name, e))?;
     let prog: BpfProgram = filter.try_into().map_err(|e| bpf_err(name, e))?;
     if prog.is_empty() {
         return Err(bpf_err(name, "empty program"));
     }
-    let insns = prog.into_iter().map(|i| insn(i.code, i.jt, i.jf, i.k)).collect();
+    let insns = prog
+        .into_iter()
+        .map(|i| insn(i.code, i.jt, i.jf, i.k))
+        .collect();
     Ok(Program { name, insns })
 }
 
 /// Builds the programs for a profile.
-pub(crate) fn build(mode: SyscallMode, network: &Network, landlock_net: bool) -> Result<SeccompPlan, SandboxError> {
+pub(crate) fn build(
+    mode: SyscallMode,
+    network: &Network,
+    landlock_net: bool,
+) -> Result<SeccompPlan, SandboxError> {
     if !cfg!(target_arch = "x86_64") {
-        return Err(bpf_err("target", "gavel's seccomp filter is only built for x86_64"));
+        return Err(bpf_err(
+            "target",
+            "gavel's seccomp filter is only built for x86_64",
+        ));
     }
     let eperm = SeccompAction::Errno(libc::EPERM as u32);
     let mut denied_groups: Vec<&'static str> = Vec::new();
@@ -347,7 +583,12 @@ pub(crate) fn build(mode: SyscallMode, network: &Network, landlock_net: bool) ->
             for nr in STRICT_ALLOW {
                 rules.insert(*nr, Vec::new());
             }
-            let no_ns = rule(vec![cond(0, Len::Qword, Op::MaskedEq(CLONE_NS_FLAGS.iter().sum()), 0)?])?;
+            let no_ns = rule(vec![cond(
+                0,
+                Len::Qword,
+                Op::MaskedEq(CLONE_NS_FLAGS.iter().sum()),
+                0,
+            )?])?;
             rules.insert(libc::SYS_clone, vec![no_ns.clone()]);
             rules.insert(libc::SYS_unshare, vec![no_ns]);
             rules.insert(
@@ -364,9 +605,21 @@ pub(crate) fn build(mode: SyscallMode, network: &Network, landlock_net: bool) ->
     };
     let mut enosys: Rules = BTreeMap::new();
     enosys.insert(libc::SYS_clone3, Vec::new());
-    let enosys_prog = compile("clone3_enosys", enosys, SeccompAction::Allow, SeccompAction::Errno(libc::ENOSYS as u32))?;
+    let enosys_prog = compile(
+        "clone3_enosys",
+        enosys,
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::ENOSYS as u32),
+    )?;
 
-    let programs = vec![Program { name: "arch_guard", insns: arch_guard() }, rules_prog, enosys_prog];
+    let programs = vec![
+        Program {
+            name: "arch_guard",
+            insns: arch_guard(),
+        },
+        rules_prog,
+        enosys_prog,
+    ];
     let mut hasher = Sha256::new();
     for p in &programs {
         if p.insns.is_empty() || p.insns.len() > usize::from(u16::MAX) {
@@ -378,7 +631,11 @@ pub(crate) fn build(mode: SyscallMode, network: &Network, landlock_net: bool) ->
             hasher.update(i.k.to_le_bytes());
         }
     }
-    Ok(SeccompPlan { programs, sha256: hex::encode(hasher.finalize()), denied_groups })
+    Ok(SeccompPlan {
+        programs,
+        sha256: hex::encode(hasher.finalize()),
+        denied_groups,
+    })
 }
 
 /// Whether the kernel supports seccomp filters (`PR_GET_SECCOMP` answers).
@@ -410,7 +667,11 @@ pub(crate) mod bpf_vm {
         pub fn x86_64(nr: i64, args: &[u64]) -> Data {
             let mut a = [0u64; 6];
             a[..args.len()].copy_from_slice(args);
-            Data { nr: nr as u32, arch: AUDIT_ARCH_X86_64, args: a }
+            Data {
+                nr: nr as u32,
+                arch: AUDIT_ARCH_X86_64,
+                args: a,
+            }
         }
         fn word(&self, off: u32) -> u32 {
             match off {
@@ -420,7 +681,11 @@ pub(crate) mod bpf_vm {
                 o if (16..64).contains(&o) && o % 4 == 0 => {
                     let i = ((o - 16) / 8) as usize;
                     let v = self.args[i];
-                    if (o - 16) % 8 == 0 { v as u32 } else { (v >> 32) as u32 }
+                    if (o - 16) % 8 == 0 {
+                        v as u32
+                    } else {
+                        (v >> 32) as u32
+                    }
                 }
                 _ => panic!("bad load offset {off}"),
             }
@@ -519,55 +784,147 @@ mod tests {
         let plan = build(SyscallMode::Default, &Network::Deny, true).unwrap();
         let v = |d: Data| verdict(&plan, &d);
         assert_eq!(v(Data::x86_64(libc::SYS_getpid, &[])), ALLOW);
-        for nr in [libc::SYS_io_uring_setup, libc::SYS_ptrace, libc::SYS_bpf, libc::SYS_mount, libc::SYS_kexec_load, libc::SYS_init_module, libc::SYS_keyctl] {
+        for nr in [
+            libc::SYS_io_uring_setup,
+            libc::SYS_ptrace,
+            libc::SYS_bpf,
+            libc::SYS_mount,
+            libc::SYS_kexec_load,
+            libc::SYS_init_module,
+            libc::SYS_keyctl,
+        ] {
             assert_eq!(v(Data::x86_64(nr, &[])), EPERM, "nr {nr}");
         }
         assert_eq!(v(Data::x86_64(libc::SYS_clone3, &[])), ENOSYS);
-        assert_eq!(v(Data::x86_64(libc::SYS_unshare, &[libc::CLONE_NEWUSER as u64])), EPERM);
-        assert_eq!(v(Data::x86_64(libc::SYS_unshare, &[libc::CLONE_FILES as u64])), ALLOW);
-        assert_eq!(v(Data::x86_64(libc::SYS_clone, &[(libc::CLONE_NEWNET | libc::SIGCHLD) as u64])), EPERM);
-        assert_eq!(v(Data::x86_64(libc::SYS_clone, &[(libc::CLONE_VM | libc::CLONE_THREAD) as u64])), ALLOW);
+        assert_eq!(
+            v(Data::x86_64(
+                libc::SYS_unshare,
+                &[libc::CLONE_NEWUSER as u64]
+            )),
+            EPERM
+        );
+        assert_eq!(
+            v(Data::x86_64(libc::SYS_unshare, &[libc::CLONE_FILES as u64])),
+            ALLOW
+        );
+        assert_eq!(
+            v(Data::x86_64(
+                libc::SYS_clone,
+                &[(libc::CLONE_NEWNET | libc::SIGCHLD) as u64]
+            )),
+            EPERM
+        );
+        assert_eq!(
+            v(Data::x86_64(
+                libc::SYS_clone,
+                &[(libc::CLONE_VM | libc::CLONE_THREAD) as u64]
+            )),
+            ALLOW
+        );
         assert_eq!(v(Data::x86_64(libc::SYS_ioctl, &[0, libc::TIOCSTI])), EPERM);
-        assert_eq!(v(Data::x86_64(libc::SYS_ioctl, &[0, libc::TIOCGWINSZ])), ALLOW);
+        assert_eq!(
+            v(Data::x86_64(libc::SYS_ioctl, &[0, libc::TIOCGWINSZ])),
+            ALLOW
+        );
         // sockets
         assert_eq!(v(sock(libc::AF_UNIX, libc::SOCK_DGRAM, 0)), ALLOW);
-        assert_eq!(v(sock(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0)), ALLOW);
-        assert_eq!(v(sock(libc::AF_INET6, libc::SOCK_STREAM, libc::IPPROTO_TCP)), ALLOW);
-        assert_eq!(v(sock(libc::AF_INET, libc::SOCK_STREAM, libc::IPPROTO_SCTP)), EPERM);
-        assert_eq!(v(sock(libc::AF_INET, libc::SOCK_STREAM, libc::IPPROTO_MPTCP)), EPERM);
-        assert_eq!(v(sock(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_NONBLOCK, 0)), EPERM);
+        assert_eq!(
+            v(sock(
+                libc::AF_INET,
+                libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+                0
+            )),
+            ALLOW
+        );
+        assert_eq!(
+            v(sock(libc::AF_INET6, libc::SOCK_STREAM, libc::IPPROTO_TCP)),
+            ALLOW
+        );
+        assert_eq!(
+            v(sock(libc::AF_INET, libc::SOCK_STREAM, libc::IPPROTO_SCTP)),
+            EPERM
+        );
+        assert_eq!(
+            v(sock(libc::AF_INET, libc::SOCK_STREAM, libc::IPPROTO_MPTCP)),
+            EPERM
+        );
+        assert_eq!(
+            v(sock(
+                libc::AF_INET,
+                libc::SOCK_DGRAM | libc::SOCK_NONBLOCK,
+                0
+            )),
+            EPERM
+        );
         assert_eq!(v(sock(libc::AF_INET6, libc::SOCK_RAW, 1)), EPERM);
         assert_eq!(v(sock(libc::AF_PACKET, libc::SOCK_RAW, 0)), EPERM);
         assert_eq!(v(sock(libc::AF_VSOCK, libc::SOCK_STREAM, 0)), EPERM);
-        assert_eq!(v(sock(libc::AF_NETLINK, libc::SOCK_RAW, libc::NETLINK_ROUTE)), ALLOW);
-        assert_eq!(v(sock(libc::AF_NETLINK, libc::SOCK_RAW, libc::NETLINK_AUDIT)), EPERM);
+        assert_eq!(
+            v(sock(libc::AF_NETLINK, libc::SOCK_RAW, libc::NETLINK_ROUTE)),
+            ALLOW
+        );
+        assert_eq!(
+            v(sock(libc::AF_NETLINK, libc::SOCK_RAW, libc::NETLINK_AUDIT)),
+            EPERM
+        );
         // x32 and i386
         assert_eq!(v(Data::x86_64(0x4000_0000 | libc::SYS_getpid, &[])), KILL);
-        assert_eq!(v(Data { nr: 20, arch: 3 | 0x4000_0000, args: [0; 6] }), KILL);
+        assert_eq!(
+            v(Data {
+                nr: 20,
+                arch: 3 | 0x4000_0000,
+                args: [0; 6]
+            }),
+            KILL
+        );
     }
 
     #[test]
     fn network_allow_leaves_sockets_alone_and_old_abi_refuses_inet() {
         let allow = build(SyscallMode::Default, &Network::Allow, false).unwrap();
-        assert_eq!(verdict(&allow, &sock(libc::AF_INET, libc::SOCK_DGRAM, 0)), ALLOW);
-        assert_eq!(verdict(&allow, &sock(libc::AF_PACKET, libc::SOCK_RAW, 0)), ALLOW);
+        assert_eq!(
+            verdict(&allow, &sock(libc::AF_INET, libc::SOCK_DGRAM, 0)),
+            ALLOW
+        );
+        assert_eq!(
+            verdict(&allow, &sock(libc::AF_PACKET, libc::SOCK_RAW, 0)),
+            ALLOW
+        );
         let old = build(SyscallMode::Default, &Network::Deny, false).unwrap();
-        assert_eq!(verdict(&old, &sock(libc::AF_INET, libc::SOCK_STREAM, 0)), EPERM);
-        assert_eq!(verdict(&old, &sock(libc::AF_UNIX, libc::SOCK_STREAM, 0)), ALLOW);
+        assert_eq!(
+            verdict(&old, &sock(libc::AF_INET, libc::SOCK_STREAM, 0)),
+            EPERM
+        );
+        assert_eq!(
+            verdict(&old, &sock(libc::AF_UNIX, libc::SOCK_STREAM, 0)),
+            ALLOW
+        );
     }
 
     #[test]
     fn strict_mode_verdicts() {
         let plan = build(SyscallMode::Strict, &Network::Deny, true).unwrap();
         let v = |d: Data| verdict(&plan, &d);
-        for nr in [libc::SYS_read, libc::SYS_write, libc::SYS_execve, libc::SYS_exit_group, libc::SYS_openat] {
+        for nr in [
+            libc::SYS_read,
+            libc::SYS_write,
+            libc::SYS_execve,
+            libc::SYS_exit_group,
+            libc::SYS_openat,
+        ] {
             assert_eq!(v(Data::x86_64(nr, &[])), ALLOW, "nr {nr}");
         }
         assert_eq!(v(Data::x86_64(libc::SYS_ptrace, &[])), EPERM);
         assert_eq!(v(Data::x86_64(libc::SYS_mount, &[])), EPERM);
         assert_eq!(v(Data::x86_64(libc::SYS_clone3, &[])), ENOSYS);
-        assert_eq!(v(Data::x86_64(libc::SYS_clone, &[libc::CLONE_NEWUSER as u64])), EPERM);
-        assert_eq!(v(Data::x86_64(libc::SYS_clone, &[libc::SIGCHLD as u64])), ALLOW);
+        assert_eq!(
+            v(Data::x86_64(libc::SYS_clone, &[libc::CLONE_NEWUSER as u64])),
+            EPERM
+        );
+        assert_eq!(
+            v(Data::x86_64(libc::SYS_clone, &[libc::SIGCHLD as u64])),
+            ALLOW
+        );
         assert_eq!(v(Data::x86_64(libc::SYS_ioctl, &[0, libc::TIOCSTI])), EPERM);
         assert_eq!(v(Data::x86_64(libc::SYS_ioctl, &[0, libc::TCGETS])), ALLOW);
         assert_eq!(v(sock(libc::AF_INET, libc::SOCK_STREAM, 0)), ALLOW);

@@ -35,7 +35,10 @@ struct Installed {
     previous: Vec<(libc::c_int, libc::sigaction)>,
 }
 
-static STATE: Mutex<Installed> = Mutex::new(Installed { users: 0, previous: Vec::new() });
+static STATE: Mutex<Installed> = Mutex::new(Installed {
+    users: 0,
+    previous: Vec::new(),
+});
 
 extern "C" fn forward(sig: libc::c_int) {
     // SAFETY: errno is thread-local; saving and restoring it keeps the interrupted code's
@@ -71,9 +74,10 @@ pub(crate) fn register(pid: i32) -> Registration {
         Ok(s) => s,
         Err(poisoned) => poisoned.into_inner(),
     };
-    let slot = CHILDREN
-        .iter()
-        .position(|s| s.compare_exchange(0, pid, Ordering::SeqCst, Ordering::SeqCst).is_ok());
+    let slot = CHILDREN.iter().position(|s| {
+        s.compare_exchange(0, pid, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+    });
     if slot.is_some() {
         if state.users == 0 {
             state.previous.clear();
@@ -120,15 +124,5 @@ impl Drop for Registration {
                 unsafe { libc::sigaction(sig, &old, std::ptr::null_mut()) };
             }
         }
-    }
-}
-
-/// Whether the handler is installed for `sig` right now (for tests).
-#[cfg(test)]
-pub(crate) fn handler_installed(sig: libc::c_int) -> bool {
-    // SAFETY: querying the current disposition only.
-    unsafe {
-        let mut old: libc::sigaction = std::mem::zeroed();
-        libc::sigaction(sig, std::ptr::null(), &mut old) == 0 && old.sa_sigaction == forward as *const () as libc::sighandler_t
     }
 }

@@ -25,7 +25,10 @@ impl std::fmt::Debug for Confinement {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Confinement")
             .field("ruleset", &self.ruleset)
-            .field("programs", &self.programs.iter().map(Vec::len).collect::<Vec<_>>())
+            .field(
+                "programs",
+                &self.programs.iter().map(Vec::len).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -40,6 +43,7 @@ pub struct Prepared {
     pub(crate) cwd: CString,
     pub(crate) confinement: Option<Confinement>,
     pub(crate) report: EnforcementReport,
+    pub(crate) stdio: [Option<OwnedFd>; 3],
 }
 
 /// A running child.
@@ -133,6 +137,7 @@ struct ChildPlan<'a> {
     progs: &'a [libc::sock_fprog],
     parent_pid: libc::pid_t,
     confine: bool,
+    stdio: [c_int; 3],
 }
 
 fn errno() -> c_int {
@@ -186,7 +191,10 @@ fn close_range(lo: libc::c_uint, hi: libc::c_uint) -> Result<(), c_int> {
         return Err(errno());
     }
     // Kernel < 5.9: close one by one up to the fd limit.
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: getrlimit writes into a stack struct.
     let max = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
         lim.rlim_cur.min(1 << 20) as libc::c_uint
@@ -213,7 +221,14 @@ fn child_main(p: &ChildPlan<'_>) -> ! {
         }
         child_report(fd, ChildStep::Setsid, 0);
 
-        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
+        if libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        ) != 0
+        {
             child_fail(fd, ChildStep::ParentDeathSignal, errno());
         }
         if libc::getppid() != p.parent_pid {
@@ -227,7 +242,9 @@ fn child_main(p: &ChildPlan<'_>) -> ! {
         // std::process::Command does.
         for sig in signals::FORWARDED {
             let mut old: libc::sigaction = std::mem::zeroed();
-            if libc::sigaction(sig, std::ptr::null(), &mut old) == 0 && old.sa_sigaction != libc::SIG_IGN {
+            if libc::sigaction(sig, std::ptr::null(), &mut old) == 0
+                && old.sa_sigaction != libc::SIG_IGN
+            {
                 let mut dfl: libc::sigaction = std::mem::zeroed();
                 dfl.sa_sigaction = libc::SIG_DFL;
                 libc::sigaction(sig, &dfl, std::ptr::null_mut());
@@ -243,19 +260,37 @@ fn child_main(p: &ChildPlan<'_>) -> ! {
         }
         child_report(fd, ChildStep::Signals, 0);
 
-        // fds 0-2 exist (opened on /dev/null when the parent had them closed), every
-        // other fd except the status pipe and the ruleset is closed.
+        // Redirections asked by the caller (their sources are >= 3), then fds 0-2 exist
+        // (opened on /dev/null when the parent had them closed), and every other fd
+        // except the status pipe and the ruleset is closed.
+        for (std_fd, src) in (0..3).zip(p.stdio) {
+            if src >= 0 && libc::dup2(src, std_fd) < 0 {
+                child_fail(fd, ChildStep::CloseFds, errno());
+            }
+        }
         for std_fd in 0..3 {
             if libc::fcntl(std_fd, libc::F_GETFD) < 0 && errno() == libc::EBADF {
                 let n = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
                 if n != std_fd {
-                    child_fail(fd, ChildStep::CloseFds, if n < 0 { errno() } else { libc::EBADF });
+                    child_fail(
+                        fd,
+                        ChildStep::CloseFds,
+                        if n < 0 { errno() } else { libc::EBADF },
+                    );
                 }
             }
         }
         let keep_one = [fd];
-        let keep_two = if p.ruleset_fd < fd { [p.ruleset_fd, fd] } else { [fd, p.ruleset_fd] };
-        let keep: &[c_int] = if p.ruleset_fd >= 0 { &keep_two } else { &keep_one };
+        let keep_two = if p.ruleset_fd < fd {
+            [p.ruleset_fd, fd]
+        } else {
+            [fd, p.ruleset_fd]
+        };
+        let keep: &[c_int] = if p.ruleset_fd >= 0 {
+            &keep_two
+        } else {
+            &keep_one
+        };
         if let Err(e) = close_all_but(keep) {
             child_fail(fd, ChildStep::CloseFds, e);
         }
@@ -272,7 +307,12 @@ fn child_main(p: &ChildPlan<'_>) -> ! {
             }
             child_report(fd, ChildStep::NoNewPrivs, 0);
 
-            if libc::syscall(libc::SYS_landlock_restrict_self, p.ruleset_fd, 0 as libc::c_uint) != 0 {
+            if libc::syscall(
+                libc::SYS_landlock_restrict_self,
+                p.ruleset_fd,
+                0 as libc::c_uint,
+            ) != 0
+            {
                 child_fail(fd, ChildStep::Landlock, errno());
             }
             libc::close(p.ruleset_fd);
@@ -352,12 +392,19 @@ fn reap(pid: i32) -> Result<c_int, SpawnError> {
         if rc < 0 && errno() == libc::EINTR {
             continue;
         }
-        return Err(SpawnError::Wait { pid, source: std::io::Error::last_os_error() });
+        return Err(SpawnError::Wait {
+            pid,
+            source: std::io::Error::last_os_error(),
+        });
     }
 }
 
 /// The report as applied, from the steps the child confirmed.
-fn applied_report(mut report: EnforcementReport, steps: &[ChildStep], confine: bool) -> EnforcementReport {
+fn applied_report(
+    mut report: EnforcementReport,
+    steps: &[ChildStep],
+    confine: bool,
+) -> EnforcementReport {
     report.steps = steps.iter().map(|s| s.as_str()).collect();
     if !confine {
         return report;
@@ -374,7 +421,17 @@ fn applied_report(mut report: EnforcementReport, steps: &[ChildStep], confine: b
     }
     let mech = report.net_tcp_mechanism;
     if !steps.contains(&ChildStep::Landlock) {
-        absent(&mut report, &["fs_read", "fs_write", "fs_exec", "fs_truncate", "scope_signal", "scope_abstract_unix"]);
+        absent(
+            &mut report,
+            &[
+                "fs_read",
+                "fs_write",
+                "fs_exec",
+                "fs_truncate",
+                "scope_signal",
+                "scope_abstract_unix",
+            ],
+        );
         if mech == Some("landlock") {
             absent(&mut report, &["net_tcp"]);
         }
@@ -394,6 +451,32 @@ impl Prepared {
         self.report.clone()
     }
 
+    /// Redirects the child's stdin, stdout and stderr (`None` keeps the parent's).
+    /// The descriptors are moved into the child and closed in the parent at spawn.
+    pub fn set_stdio(
+        &mut self,
+        stdin: Option<OwnedFd>,
+        stdout: Option<OwnedFd>,
+        stderr: Option<OwnedFd>,
+    ) -> std::io::Result<()> {
+        let lift = |f: Option<OwnedFd>| f.map(above_stdio).transpose();
+        self.stdio = [lift(stdin)?, lift(stdout)?, lift(stderr)?];
+        Ok(())
+    }
+
+    /// Test hook: corrupts the seccomp programs so that the kernel refuses them, to show
+    /// that a filter that cannot be installed stops the launch (never an allow-all).
+    #[doc(hidden)]
+    pub fn corrupt_seccomp_for_tests(&mut self) {
+        if let Some(c) = &mut self.confinement {
+            for p in &mut c.programs {
+                for i in p.iter_mut() {
+                    i.code = 0xffff;
+                }
+            }
+        }
+    }
+
     /// The executable that will be run.
     pub fn executable(&self) -> &std::path::Path {
         &self.exe_path
@@ -408,11 +491,16 @@ impl Prepared {
         argv.push(std::ptr::null());
         let mut envp: Vec<*const c_char> = self.envp.iter().map(|a| a.as_ptr()).collect();
         envp.push(std::ptr::null());
-        let programs: &[Vec<libc::sock_filter>] = self.confinement.as_ref().map_or(&[], |c| &c.programs);
+        let programs: &[Vec<libc::sock_filter>] =
+            self.confinement.as_ref().map_or(&[], |c| &c.programs);
         let mut progs = Vec::with_capacity(programs.len());
         for p in programs {
-            let len = u16::try_from(p.len()).map_err(|_| SpawnError::Protocol("BPF program too long".into()))?;
-            progs.push(libc::sock_fprog { len, filter: p.as_ptr().cast_mut() });
+            let len = u16::try_from(p.len())
+                .map_err(|_| SpawnError::Protocol("BPF program too long".into()))?;
+            progs.push(libc::sock_fprog {
+                len,
+                filter: p.as_ptr().cast_mut(),
+            });
         }
         let (r, w) = status_pipe().map_err(SpawnError::Pipe)?;
         let confine = self.confinement.is_some();
@@ -422,11 +510,15 @@ impl Prepared {
             envp: envp.as_ptr(),
             cwd: self.cwd.as_ptr(),
             status_fd: w.as_raw_fd(),
-            ruleset_fd: self.confinement.as_ref().map_or(-1, |c| c.ruleset.as_raw_fd()),
+            ruleset_fd: self
+                .confinement
+                .as_ref()
+                .map_or(-1, |c| c.ruleset.as_raw_fd()),
             progs: &progs,
             // SAFETY: getpid has no preconditions.
             parent_pid: unsafe { libc::getpid() },
             confine,
+            stdio: [0, 1, 2].map(|i: usize| self.stdio[i].as_ref().map_or(-1, |f| f.as_raw_fd())),
         };
 
         // Block every signal across fork so that no handler runs in the child before it
@@ -450,6 +542,7 @@ impl Prepared {
         // SAFETY: restores the mask saved above.
         unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old_mask, std::ptr::null_mut()) };
         drop(w);
+        drop(self.stdio);
         if pid < 0 {
             return Err(SpawnError::Fork(fork_err));
         }
@@ -487,7 +580,11 @@ impl Prepared {
                 }
             }
         }
-        let expected: &[ChildStep] = if confine { &ChildStep::ALL[..8] } else { &ChildStep::ALL[..5] };
+        let expected: &[ChildStep] = if confine {
+            &ChildStep::ALL[..8]
+        } else {
+            &ChildStep::ALL[..5]
+        };
         if failure.is_none() && steps != expected {
             failure = Some(Err(format!(
                 "the child stopped after {:?} without reporting a failure",
@@ -507,18 +604,33 @@ impl Prepared {
                     if confine {
                         report.verified_in_child = true;
                     }
-                    SpawnError::Exec { path: self.exe_path, errno, hint, report: Box::new(report) }
+                    SpawnError::Exec {
+                        path: self.exe_path,
+                        errno,
+                        hint,
+                        report: Box::new(report),
+                    }
                 }
                 Ok((step, errno)) => {
                     report.state = SandboxState::Unavailable;
-                    SpawnError::ChildSetup { step, errno, report: Box::new(report) }
+                    SpawnError::ChildSetup {
+                        step,
+                        errno,
+                        report: Box::new(report),
+                    }
                 }
                 Err(msg) => SpawnError::Protocol(msg),
             });
         }
         report.verified_in_child = confine;
         let registration = Some(signals::register(pid));
-        Ok(Running { pid, start, report, registration, reaped: false })
+        Ok(Running {
+            pid,
+            start,
+            report,
+            registration,
+            reaped: false,
+        })
     }
 }
 
@@ -557,7 +669,12 @@ impl Running {
             // SAFETY: siginfo_t is plain data; waitid writes into it.
             let rc = unsafe {
                 let mut info: libc::siginfo_t = std::mem::zeroed();
-                libc::waitid(libc::P_PID, self.pid as libc::id_t, &mut info, libc::WEXITED | libc::WNOWAIT)
+                libc::waitid(
+                    libc::P_PID,
+                    self.pid as libc::id_t,
+                    &mut info,
+                    libc::WEXITED | libc::WNOWAIT,
+                )
             };
             if rc == 0 {
                 break;
@@ -565,7 +682,10 @@ impl Running {
             if errno() == libc::EINTR {
                 continue;
             }
-            return Err(SpawnError::Wait { pid: self.pid, source: std::io::Error::last_os_error() });
+            return Err(SpawnError::Wait {
+                pid: self.pid,
+                source: std::io::Error::last_os_error(),
+            });
         }
         self.registration = None;
         let status = reap(self.pid)?;
