@@ -1,1 +1,106 @@
-fn main() {}
+//! The `gavel` command line: decide, confine, sign and verify what an AI agent may do.
+
+mod cmd;
+mod failure;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use gavel::StateDir;
+
+use failure::{CmdResult, EXIT_BAD_INPUT, EXIT_EXEC_GAVEL_ERROR};
+
+const EXIT_CODES: &str = "\
+Exit status:
+  check-policy   0 allowed, 1 denied, 2 bad input
+  verify         0 all valid, 1 at least one invalid, 2 undecidable or bad input
+  exec           the command's own status (128+N when killed by signal N),
+                 126 denied by policy, 127 command not found, 125 gavel error
+  other          0 done, 2 bad input";
+
+/// Decide, confine, sign and verify what an AI agent may do.
+#[derive(Debug, Parser)]
+#[command(name = "gavel", version, about, after_help = EXIT_CODES)]
+struct Cli {
+    /// State directory (keys/, receipts/, trust scores, audit log).
+    /// Default: $GAVEL_HOME, else $XDG_STATE_HOME/gavel, else ~/.local/state/gavel.
+    #[arg(long, global = true, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Decide on one action; print the decision and write its signed receipt.
+    CheckPolicy(cmd::check::CheckArgs),
+    /// Verify receipts offline: a file, a receipts directory, or a JSONL file.
+    Verify(cmd::verify::VerifyArgs),
+    /// Manage operator keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Print the public key of the operator key.
+    PublicKey(cmd::keys::PublicKeyArgs),
+    /// Print an agent's trust score.
+    TrustScore(cmd::trust::ScoreArgs),
+    /// Change trust scores.
+    #[command(subcommand)]
+    Trust(TrustCommand),
+    /// Show recent audit log entries.
+    Audit(cmd::trust::AuditArgs),
+    /// Validate a policy or print its digest.
+    #[command(subcommand)]
+    Policy(cmd::policy::PolicyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum TrustCommand {
+    /// Add a delta to an agent's trust score (clamped to [0, 1]).
+    Adjust(cmd::trust::AdjustArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Create a new Ed25519 operator key (PKCS#8 PEM, mode 0600).
+    Generate(cmd::keys::GenerateArgs),
+}
+
+fn run(cli: Cli) -> CmdResult {
+    let state = StateDir::resolve(cli.state_dir.as_deref());
+    match &cli.command {
+        Command::CheckPolicy(a) => cmd::check::run(&state, a),
+        Command::Verify(a) => cmd::verify::run(a),
+        Command::TrustScore(a) => cmd::trust::score(&state, a),
+        Command::Trust(TrustCommand::Adjust(a)) => cmd::trust::adjust(&state, a),
+        Command::Audit(a) => cmd::trust::audit(&state, a),
+        Command::Policy(c) => cmd::policy::run(c),
+        Command::Keys(KeysCommand::Generate(a)) => cmd::keys::generate(&state, a),
+        Command::PublicKey(a) => cmd::keys::public_key(&state, a),
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let is_exec = args.get(1).is_some_and(|a| a == "exec");
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+                _ if is_exec => EXIT_EXEC_GAVEL_ERROR,
+                _ => EXIT_BAD_INPUT,
+            };
+            let _ = e.print();
+            return ExitCode::from(code as u8);
+        }
+    };
+    let code = match run(cli) {
+        Ok(code) => code,
+        Err(f) => {
+            eprintln!("gavel: error: {}", f.message);
+            f.code
+        }
+    };
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}

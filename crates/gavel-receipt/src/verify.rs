@@ -455,11 +455,10 @@ fn stage(
     let mut deferred = Deferred { checks: Vec::new() };
     let report = ReceiptReport::new(input.source);
     if input.bytes.len() > MAX_RECEIPT_BYTES {
-        let n = input.bytes.len();
         return (
             report.failed(
                 Cause::TooLarge,
-                format!("{n} bytes; a receipt is at most {MAX_RECEIPT_BYTES} bytes"),
+                format!("larger than {MAX_RECEIPT_BYTES} bytes, the most a receipt may be"),
             ),
             None,
             deferred,

@@ -1,0 +1,125 @@
+//! Options and steps several commands share: the policy, the operator key, the backend.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use clap::Args;
+use gavel::governance::SandboxBackend;
+use gavel::{StateDir, keyfile};
+use gavel_policy::PolicySet;
+use gavel_receipt::keys::{OperatorKey, public_hex};
+use serde_json::{Map, Value};
+
+use crate::failure::Failure;
+
+/// `--policy-dir D | --policy F`
+#[derive(Debug, Clone, Args)]
+#[group(required = true, multiple = false)]
+pub struct PolicyArgs {
+    /// A directory of policy files (*.yaml / *.yml rules, or *.cedar with an optional schema).
+    #[arg(long, value_name = "DIR")]
+    pub policy_dir: Option<PathBuf>,
+    /// A single policy file (.yaml / .yml or .cedar).
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+}
+
+impl PolicyArgs {
+    /// The path given.
+    pub fn path(&self) -> PathBuf {
+        self.policy_dir
+            .clone()
+            .or_else(|| self.policy.clone())
+            .unwrap_or_default()
+    }
+
+    /// Loads and validates the policy.
+    pub fn load(&self) -> Result<PolicySet, Failure> {
+        Ok(PolicySet::load(&self.path())?)
+    }
+}
+
+/// Signing and placement options.
+#[derive(Debug, Clone, Args)]
+pub struct SignArgs {
+    /// The operator key (PKCS#8 PEM or hex seed, mode 0600). Default: keys/issuer.pem in
+    /// the state directory, created on first use.
+    #[arg(long, value_name = "PEM")]
+    pub key: Option<PathBuf>,
+    /// The receipts directory (one chain). Default: receipts/ in the state directory.
+    #[arg(long, value_name = "DIR")]
+    pub receipts_dir: Option<PathBuf>,
+    /// Who confines: sb_runtime_builtin, nono, openshell or none.
+    #[arg(long, value_name = "B", default_value = "sb_runtime_builtin", value_parser = parse_backend)]
+    pub sandbox_backend: SandboxBackend,
+    /// The execution ring to record (default: 3 for sb_runtime_builtin, 2 for nono and openshell).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(0..=3))]
+    pub ring: Option<u8>,
+    /// Deny allowed actions of agents whose trust score is below this.
+    #[arg(long, value_name = "T", default_value_t = gavel::governance::DEFAULT_TRUST_THRESHOLD, value_parser = parse_threshold)]
+    pub trust_threshold: f64,
+}
+
+fn parse_backend(s: &str) -> Result<SandboxBackend, String> {
+    SandboxBackend::parse(s).ok_or_else(|| {
+        format!(
+            "unknown sandbox backend {s:?} (expected sb_runtime_builtin, nono, openshell or none)"
+        )
+    })
+}
+
+fn parse_threshold(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(t) if (0.0..=1.0).contains(&t) => Ok(t),
+        _ => Err(format!("{s:?} is not a number in [0, 1]")),
+    }
+}
+
+/// The operator key: `--key`, else the state directory's, created (and announced on
+/// stderr with its public key) on first use.
+pub fn operator_key(state: &StateDir, key: Option<&PathBuf>) -> Result<OperatorKey, Failure> {
+    if let Some(path) = key {
+        return Ok(keyfile::load(path)?);
+    }
+    let path = state.default_key();
+    let (key, created) = keyfile::load_or_create(&path)?;
+    if created {
+        eprintln!(
+            "gavel: created operator key {} (mode 0600), kid {}, public key {}",
+            path.display(),
+            key.kid(),
+            public_hex(&key.verifying_key())
+        );
+    }
+    Ok(key)
+}
+
+/// Parses `--context`: a JSON object.
+pub fn parse_context(text: &str) -> Result<Map<String, Value>, Failure> {
+    match gavel_receipt::jcs::parse_strict(text.as_bytes()) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(other) => Err(Failure::bad_input(format!(
+            "--context must be a JSON object like '{{\"agent_did\":\"did:example:1\"}}', not {}",
+            kind(&other)
+        ))),
+        Err(e) => Err(Failure::bad_input(format!(
+            "--context is not valid JSON ({e}); quote it for the shell, e.g. --context '{{\"k\":\"v\"}}'"
+        ))),
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Whether to print human niceties on stderr.
+pub fn stderr_is_terminal() -> bool {
+    std::io::stderr().is_terminal()
+}

@@ -1,0 +1,525 @@
+//! The receipt store: one chain per receipts directory, one JSON file per receipt.
+//!
+//! - Files are named by zero-padded sequence (`000000000042.json`); readers order by
+//!   the `sequence` member, never by name.
+//! - Appending is O(1) in the chain's length: a hint file `.head` names the last
+//!   sequence; the writer re-reads only that receipt (to link to its exact bytes) and
+//!   probes forward in case a writer died after publishing a receipt but before moving
+//!   the hint. The directory is scanned only when there is no usable hint.
+//! - Appending is atomic: the receipt is written to `.tmp-next`, fsynced, renamed to
+//!   its final name, and the directory is fsynced. A reader never sees a half-written
+//!   receipt, and a writer killed at any point leaves a chain that verifies.
+//! - Several processes append to one directory through an exclusive `flock` on
+//!   `.lock`, held from reading the head to publishing the receipt: one linear chain,
+//!   no duplicated sequence, no fork. The kernel drops the lock when a holder dies.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use gavel_receipt::envelope::Signed;
+use gavel_receipt::receipt_hash;
+use serde_json::{Map, Value};
+
+/// Width of the zero-padded sequence in receipt file names.
+pub const NAME_DIGITS: usize = 12;
+const LOCK: &str = ".lock";
+const HEAD: &str = ".head";
+const TMP: &str = ".tmp-next";
+const HEAD_TMP: &str = ".head.tmp";
+
+/// Why the store could not be used. Nothing was written when this is returned.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// An I/O error, with the path it concerns.
+    #[error("receipts directory {path}: {source}{hint}", hint = io_hint(source))]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The error.
+        source: io::Error,
+    },
+    /// The directory holds something that is not a gavel chain.
+    #[error(
+        "receipts directory {dir} is not a gavel chain: {why} (use an empty directory or another --receipts-dir)"
+    )]
+    NotAChain {
+        /// The directory.
+        dir: PathBuf,
+        /// What is wrong.
+        why: String,
+    },
+    /// The chain belongs to another signing key.
+    #[error(
+        "receipts directory {dir} holds a chain signed by {theirs}, but this key is {ours}: continue it with its own key, or use another --receipts-dir"
+    )]
+    ForeignIssuer {
+        /// The directory.
+        dir: PathBuf,
+        /// The chain's issuer.
+        theirs: String,
+        /// The current signer.
+        ours: String,
+    },
+    /// Building or signing the receipt failed.
+    #[error("cannot sign the receipt: {0}")]
+    Sign(String),
+}
+
+fn io_hint(e: &io::Error) -> &'static str {
+    match e.raw_os_error() {
+        Some(libc::ENOSPC) | Some(libc::EDQUOT) => {
+            " (the disk is full: free space and retry; the chain was left as it was)"
+        }
+        Some(libc::EROFS) => " (read-only file system: choose a writable --receipts-dir)",
+        Some(libc::EACCES) | Some(libc::EPERM) => {
+            " (permission denied: choose a writable --receipts-dir or fix its permissions)"
+        }
+        _ => "",
+    }
+}
+
+/// The tip of a chain: what the next receipt links to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tip {
+    /// Sequence of the last receipt.
+    pub sequence: u64,
+    /// Its chain hash (`sha256:<hex>` of JCS of the whole envelope).
+    pub hash: String,
+    /// Its issuer (`payload.issuer_id`).
+    pub issuer: String,
+}
+
+/// What an append produced.
+#[derive(Debug, Clone)]
+pub struct Appended {
+    /// The signed receipt and its chain hash.
+    pub signed: Signed,
+    /// Its sequence.
+    pub sequence: u64,
+    /// Where it was written.
+    pub path: PathBuf,
+}
+
+/// One receipts directory.
+#[derive(Debug, Clone)]
+pub struct ReceiptStore {
+    dir: PathBuf,
+}
+
+/// File name of receipt `sequence`.
+pub fn file_name(sequence: u64) -> String {
+    format!("{sequence:0width$}.json", width = NAME_DIGITS)
+}
+
+impl ReceiptStore {
+    /// The store at `dir` (created on first append).
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn err(&self, path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
+        let path = path.to_path_buf();
+        move |source| StoreError::Io { path, source }
+    }
+
+    /// Appends one receipt. `build(sequence, previous)` returns the signed receipt for
+    /// that place in the chain (`previous` is `None` for sequence 1); it runs while
+    /// the directory is locked, so it must not block on other stores.
+    /// `issuer` is the kid the receipt will be signed under; a chain of another issuer
+    /// is refused.
+    pub fn append<F>(&self, issuer: &str, build: F) -> Result<Appended, StoreError>
+    where
+        F: FnOnce(u64, Option<&str>) -> Result<Signed, String>,
+    {
+        fs::create_dir_all(&self.dir).map_err(self.err(&self.dir))?;
+        let _lock = self.lock()?;
+        let tip = self.tip_locked()?;
+        if let Some(t) = &tip
+            && t.issuer != issuer
+        {
+            return Err(StoreError::ForeignIssuer {
+                dir: self.dir.clone(),
+                theirs: t.issuer.clone(),
+                ours: issuer.into(),
+            });
+        }
+        let sequence = tip.as_ref().map_or(1, |t| t.sequence + 1);
+        let signed =
+            build(sequence, tip.as_ref().map(|t| t.hash.as_str())).map_err(StoreError::Sign)?;
+        let bytes = pretty(&signed)?;
+        let path = self.dir.join(file_name(sequence));
+        self.publish(&path, &bytes)?;
+        // the hint: not fsynced, a lost update is recovered by probing forward
+        let head = format!(
+            "{{\"sequence\":{sequence},\"hash\":\"{}\"}}\n",
+            signed.chain_hash
+        );
+        let tmp = self.dir.join(HEAD_TMP);
+        if fs::write(&tmp, head)
+            .and_then(|()| fs::rename(&tmp, self.dir.join(HEAD)))
+            .is_err()
+        {
+            let _ = fs::remove_file(&tmp);
+        }
+        Ok(Appended {
+            signed,
+            sequence,
+            path,
+        })
+    }
+
+    /// The current tip (last receipt), or `None` for an empty chain. Takes the lock.
+    pub fn tip(&self) -> Result<Option<Tip>, StoreError> {
+        if !self.dir.exists() {
+            return Ok(None);
+        }
+        let _lock = self.lock()?;
+        self.tip_locked()
+    }
+
+    fn lock(&self) -> Result<File, StoreError> {
+        let path = self.dir.join(LOCK);
+        let f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o644)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(&path)
+            .map_err(self.err(&path))?;
+        loop {
+            // SAFETY: flock on a file descriptor we own; no memory is involved.
+            let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) };
+            if rc == 0 {
+                return Ok(f);
+            }
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(self.err(&path)(e));
+            }
+        }
+    }
+
+    fn publish(&self, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+        let tmp = self.dir.join(TMP);
+        let write = || -> io::Result<()> {
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o644)
+                .open(&tmp)?;
+            f.write_all(bytes)?;
+            f.sync_all()
+        };
+        if let Err(e) = write() {
+            let _ = fs::remove_file(&tmp);
+            return Err(self.err(&tmp)(e));
+        }
+        if let Err(e) = fs::rename(&tmp, path) {
+            let _ = fs::remove_file(&tmp);
+            return Err(self.err(path)(e));
+        }
+        File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(self.err(&self.dir))
+    }
+
+    /// Finds the tip with the lock held: from the hint when it is usable, else by a scan.
+    fn tip_locked(&self) -> Result<Option<Tip>, StoreError> {
+        let hinted = fs::read_to_string(self.dir.join(HEAD))
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            .and_then(|v| v.get("sequence").and_then(Value::as_u64));
+        let mut tip = match hinted {
+            Some(seq) => match self.read_receipt(seq)? {
+                Some(t) => Some(t),
+                None => self.scan()?,
+            },
+            None => self.scan()?,
+        };
+        // a writer may have died between publishing a receipt and moving the hint
+        while let Some(t) = &tip {
+            match self.read_receipt(t.sequence + 1)? {
+                Some(next) => tip = Some(next),
+                None => break,
+            }
+        }
+        Ok(tip)
+    }
+
+    /// Reads receipt `sequence` if its file exists, checking it is what its name says.
+    fn read_receipt(&self, sequence: u64) -> Result<Option<Tip>, StoreError> {
+        let path = self.dir.join(file_name(sequence));
+        let mut text = Vec::new();
+        match File::open(&path) {
+            Ok(mut f) => {
+                f.read_to_end(&mut text).map_err(self.err(&path))?;
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(self.err(&path)(e)),
+        }
+        let not_chain = |why: String| StoreError::NotAChain {
+            dir: self.dir.clone(),
+            why,
+        };
+        let v = gavel_receipt::jcs::parse_strict(&text)
+            .map_err(|e| not_chain(format!("{} is not a receipt ({e})", path.display())))?;
+        let payload = v
+            .get("payload")
+            .and_then(Value::as_object)
+            .ok_or_else(|| not_chain(format!("{} has no payload object", path.display())))?;
+        let seq = payload.get("sequence").and_then(Value::as_u64);
+        if seq != Some(sequence) {
+            return Err(not_chain(format!(
+                "{} holds sequence {}, not {sequence}",
+                path.display(),
+                seq.map_or_else(|| "none".into(), |s| s.to_string())
+            )));
+        }
+        let issuer = payload
+            .get("issuer_id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let hash = receipt_hash(&v).map_err(|e| not_chain(format!("{}: {e}", path.display())))?;
+        Ok(Some(Tip {
+            sequence,
+            hash,
+            issuer,
+        }))
+    }
+
+    /// Finds the highest-numbered receipt by listing the directory (no usable hint).
+    fn scan(&self) -> Result<Option<Tip>, StoreError> {
+        let mut max: Option<u64> = None;
+        for entry in fs::read_dir(&self.dir).map_err(self.err(&self.dir))? {
+            let entry = entry.map_err(self.err(&self.dir))?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else {
+                return Err(StoreError::NotAChain {
+                    dir: self.dir.clone(),
+                    why: format!("{:?} is not a receipt file name", entry.file_name()),
+                });
+            };
+            if name.starts_with('.') {
+                continue;
+            }
+            let seq = name
+                .strip_suffix(".json")
+                .filter(|stem| {
+                    stem.len() == NAME_DIGITS && stem.bytes().all(|b| b.is_ascii_digit())
+                })
+                .and_then(|stem| stem.parse::<u64>().ok());
+            match seq {
+                Some(s) => max = max.max(Some(s)),
+                None => {
+                    return Err(StoreError::NotAChain {
+                        dir: self.dir.clone(),
+                        why: format!(
+                            "{name:?} is not a receipt file (expected names like {})",
+                            file_name(1)
+                        ),
+                    });
+                }
+            }
+        }
+        match max {
+            None => Ok(None),
+            Some(s) => self.read_receipt(s),
+        }
+    }
+}
+
+fn pretty(signed: &Signed) -> Result<Vec<u8>, StoreError> {
+    let mut v =
+        serde_json::to_vec_pretty(&signed.envelope).map_err(|e| StoreError::Sign(e.to_string()))?;
+    v.push(b'\n');
+    Ok(v)
+}
+
+/// Builds a payload map from `(name, value)` pairs, skipping `None`s.
+pub fn payload_of(
+    members: impl IntoIterator<Item = (&'static str, Option<Value>)>,
+) -> Map<String, Value> {
+    members
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gavel_receipt::keys::{OperatorKey, parse_trusted_keys, public_hex};
+    use gavel_receipt::sign_payload;
+    use gavel_receipt::verify::{Input, Order, Status, VerifyOptions, verify_chain};
+    use serde_json::json;
+
+    fn signer(k: &OperatorKey) -> impl Fn(u64, Option<&str>) -> Result<Signed, String> + '_ {
+        move |seq, prev| {
+            let p = payload_of([
+                ("type", Some(json!("gavel:decision"))),
+                ("sequence", Some(json!(seq))),
+                ("previousReceiptHash", prev.map(|p| json!(p))),
+            ]);
+            sign_payload(p, k).map_err(|e| e.to_string())
+        }
+    }
+
+    fn verify_dir(dir: &Path, k: &OperatorKey) -> gavel_receipt::ChainReport {
+        let mut inputs = Vec::new();
+        for e in fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.file_name().unwrap().to_str().unwrap().starts_with('.') {
+                continue;
+            }
+            inputs.push(Input {
+                source: p.display().to_string(),
+                bytes: fs::read(&p).unwrap(),
+            });
+        }
+        let opts = VerifyOptions {
+            keys: parse_trusted_keys(&public_hex(&k.verifying_key())).unwrap(),
+            expected_policy_digest: None,
+        };
+        verify_chain(inputs, Order::BySequence, &opts, None)
+    }
+
+    #[test]
+    fn appends_link_and_continue_across_instances() {
+        let dir = tempfile::tempdir().unwrap();
+        let k = OperatorKey::generate().unwrap();
+        let a = ReceiptStore::new(dir.path())
+            .append(k.kid(), signer(&k))
+            .unwrap();
+        assert_eq!(a.sequence, 1);
+        assert!(
+            !a.signed
+                .envelope
+                .payload
+                .contains_key("previousReceiptHash")
+        );
+        // a new instance (a new process, in real life) continues the chain
+        let b = ReceiptStore::new(dir.path())
+            .append(k.kid(), signer(&k))
+            .unwrap();
+        assert_eq!(b.sequence, 2);
+        assert_eq!(
+            b.signed.envelope.payload["previousReceiptHash"],
+            json!(a.signed.chain_hash)
+        );
+        assert_eq!(b.path, dir.path().join("000000000002.json"));
+        let r = verify_dir(dir.path(), &k);
+        assert_eq!((r.status, r.count), (Status::Valid, 2), "{r:#?}");
+    }
+
+    #[test]
+    fn lost_or_stale_hint_is_recovered() {
+        let dir = tempfile::tempdir().unwrap();
+        let k = OperatorKey::generate().unwrap();
+        let s = ReceiptStore::new(dir.path());
+        for _ in 0..3 {
+            s.append(k.kid(), signer(&k)).unwrap();
+        }
+        // a writer that died before moving the hint
+        fs::write(dir.path().join(HEAD), "{\"sequence\":1,\"hash\":\"x\"}").unwrap();
+        assert_eq!(s.append(k.kid(), signer(&k)).unwrap().sequence, 4);
+        // no hint at all
+        fs::remove_file(dir.path().join(HEAD)).unwrap();
+        assert_eq!(s.append(k.kid(), signer(&k)).unwrap().sequence, 5);
+        // garbage hint, hint pointing past the end
+        fs::write(dir.path().join(HEAD), "garbage").unwrap();
+        assert_eq!(s.append(k.kid(), signer(&k)).unwrap().sequence, 6);
+        fs::write(dir.path().join(HEAD), "{\"sequence\":99}").unwrap();
+        assert_eq!(s.append(k.kid(), signer(&k)).unwrap().sequence, 7);
+        // a half-written temporary file from a killed writer is ignored and replaced
+        fs::write(dir.path().join(TMP), "{\"payl").unwrap();
+        assert_eq!(s.append(k.kid(), signer(&k)).unwrap().sequence, 8);
+        assert!(!dir.path().join(TMP).exists());
+        assert_eq!(verify_dir(dir.path(), &k).status, Status::Valid);
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_chain_and_writes_nothing() {
+        let k = OperatorKey::generate().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("notes.txt"), "hello").unwrap();
+        let e = ReceiptStore::new(dir.path())
+            .append(k.kid(), signer(&k))
+            .unwrap_err();
+        assert!(matches!(e, StoreError::NotAChain { .. }), "{e}");
+        assert!(!dir.path().join(file_name(1)).exists());
+
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(file_name(1)), "[1,2]").unwrap();
+        let e = ReceiptStore::new(dir.path())
+            .append(k.kid(), signer(&k))
+            .unwrap_err();
+        assert!(matches!(e, StoreError::NotAChain { .. }), "{e}");
+        assert!(!dir.path().join(file_name(2)).exists());
+
+        let dir = tempfile::tempdir().unwrap();
+        let s = ReceiptStore::new(dir.path());
+        s.append(k.kid(), signer(&k)).unwrap();
+        fs::rename(dir.path().join(file_name(1)), dir.path().join(file_name(5))).unwrap();
+        fs::remove_file(dir.path().join(HEAD)).unwrap();
+        let e = s.append(k.kid(), signer(&k)).unwrap_err();
+        assert!(e.to_string().contains("holds sequence 1, not 5"), "{e}");
+    }
+
+    #[test]
+    fn refuses_a_chain_of_another_issuer() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = OperatorKey::generate().unwrap();
+        let b = OperatorKey::generate().unwrap();
+        let s = ReceiptStore::new(dir.path());
+        s.append(a.kid(), signer(&a)).unwrap();
+        let e = s.append(b.kid(), signer(&b)).unwrap_err();
+        assert!(matches!(e, StoreError::ForeignIssuer { .. }), "{e}");
+        assert!(!dir.path().join(file_name(2)).exists());
+    }
+
+    #[test]
+    fn a_failing_build_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let k = OperatorKey::generate().unwrap();
+        let s = ReceiptStore::new(dir.path());
+        s.append(k.kid(), signer(&k)).unwrap();
+        let e = s.append(k.kid(), |_, _| Err("no".into())).unwrap_err();
+        assert!(matches!(e, StoreError::Sign(_)));
+        assert_eq!(s.tip().unwrap().unwrap().sequence, 1);
+    }
+
+    #[test]
+    fn threads_appending_at_once_make_one_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let k = OperatorKey::generate().unwrap();
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| {
+                    // a store per thread: each opens its own lock fd, like a process
+                    let s = ReceiptStore::new(dir.path());
+                    for _ in 0..25 {
+                        s.append(k.kid(), signer(&k)).unwrap();
+                    }
+                });
+            }
+        });
+        let r = verify_dir(dir.path(), &k);
+        assert_eq!(
+            (r.status, r.count, r.last_sequence),
+            (Status::Valid, 100, Some(100)),
+            "{r:#?}"
+        );
+    }
+}
