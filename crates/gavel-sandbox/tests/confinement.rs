@@ -666,3 +666,81 @@ fn exit_status_and_signals_are_reported() {
     let v: Value = run(&p, &["hello"]).json();
     assert_eq!(v["op"], json!("hello"));
 }
+
+/// Real tools under the built-in profiles, in both syscall modes: the workspace is
+/// writable, the rest of the system is not; `read-only` writes nothing.
+#[test]
+fn builtin_profiles_run_real_tools() {
+    let w = Ws::new();
+    let sh =
+        gavel_sandbox::resolve_executable("sh".as_ref(), Some("/usr/bin:/bin".as_ref()), &w.ws)
+            .unwrap();
+    // outside both the workspace and /tmp (Ws::outside is under /tmp, writable here)
+    let elsewhere = tempfile::Builder::new()
+        .prefix("gavel-sbx-")
+        .tempdir_in("/var/tmp")
+        .unwrap();
+    let escaped = elsewhere.path().join("escaped");
+    let script = "echo hi > made && cat made >/dev/null && ls /usr >/dev/null && echo tmp > \"$T\" && cat /etc/hostname >/dev/null; echo x > \"$OUT\"; exit 0";
+    let env = |t: &std::path::Path| -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
+        vec![
+            ("PATH".into(), "/usr/bin:/bin".into()),
+            ("T".into(), t.as_os_str().to_owned()),
+            ("OUT".into(), escaped.clone().into_os_string()),
+        ]
+    };
+    for mode in ["default", "strict"] {
+        let ws = gavel_sandbox::Profile::builtin("workspace", &w.ws).unwrap();
+        // the built-in env allow-list does not carry T and OUT: use a YAML profile with
+        // the same filesystem and the variables allowed.
+        let yaml = format!(
+            "filesystem:\n  read: {r:?}\n  write: {wr:?}\n  exec: {x:?}\nsyscalls: {mode}\nenv: {{allow: [PATH, T, OUT]}}\n",
+            r = ws.read().iter().map(|p| s(p)).collect::<Vec<_>>(),
+            wr = ws.write().iter().map(|p| s(p)).collect::<Vec<_>>(),
+            x = ws.exec().iter().map(|p| s(p)).collect::<Vec<_>>(),
+        );
+        let p = gavel_sandbox::Profile::from_yaml_str(&yaml, "ws", &w.ws).unwrap();
+        assert_eq!(p.to_json()["filesystem"], ws.to_json()["filesystem"]);
+        let tmp_file =
+            std::path::PathBuf::from(format!("/tmp/gavel-sbx-{}-{mode}", std::process::id()));
+        let argv = os(&["sh", "-c", script]);
+        let prepared = prepare(
+            &p,
+            &Options::default(),
+            &sh,
+            &argv,
+            env(&tmp_file).into_iter(),
+            &w.ws,
+        )
+        .unwrap();
+        let f = prepared.spawn().unwrap().wait().unwrap();
+        assert_eq!(f.exit_code, Some(0), "{mode}");
+        assert_eq!(
+            read(&w.ws.join("made")),
+            "hi\n",
+            "{mode}: the workspace is writable"
+        );
+        assert_eq!(read(&tmp_file), "tmp\n", "{mode}: /tmp is writable");
+        assert!(
+            !escaped.exists(),
+            "{mode}: outside the workspace and /tmp is not writable"
+        );
+        std::fs::remove_file(&tmp_file).unwrap();
+        std::fs::remove_file(w.ws.join("made")).unwrap();
+    }
+    // read-only: nothing can be written, reading works
+    let ro = gavel_sandbox::Profile::builtin("read-only", &w.ws).unwrap();
+    let argv = os(&["sh", "-c", "cat ro/file && echo x > made"]);
+    let prepared = prepare(
+        &ro,
+        &Options::default(),
+        &sh,
+        &argv,
+        common::default_env().into_iter(),
+        &w.ws,
+    )
+    .unwrap();
+    let f = prepared.spawn().unwrap().wait().unwrap();
+    assert_ne!(f.exit_code, Some(0), "the write must fail");
+    assert!(!w.ws.join("made").exists());
+}
