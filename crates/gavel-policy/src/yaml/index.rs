@@ -1,0 +1,388 @@
+//! The evaluation index: first-match-wins over rules sorted by priority,
+//! without scanning every rule.
+//!
+//! Rules are numbered in their sorted order; the answer is the smallest
+//! number among the rules that match. Rules are grouped by the field they
+//! look at. Per field, one lookup per operator family finds the smallest
+//! matching rule number:
+//!
+//! - `equals` / `in` with string values: a hash map from the string to the
+//!   first rule (a string target never equals a non-string value in Python);
+//!   non-string values are compared one by one, in order, with Python `==`
+//!   (only for non-string targets, which never equal a string).
+//! - `starts_with`: a hash map from prefix to first rule, probed with the
+//!   target's prefixes of the lengths that occur.
+//! - `contains`: one Aho-Corasick automaton over all needles (overlapping
+//!   search reports every needle present); list and mapping targets probe a
+//!   hash map with their string elements or keys.
+//! - `matches`: one `RegexSet` over the field's patterns, in rule order, run
+//!   once per request: the first pattern that matches is the first rule.
+//!
+//! Fields are visited in the order of their first rule, and a field or an
+//! operator family whose first rule comes after the best match so far is
+//! skipped, so a high-priority hit costs little.
+
+use std::collections::HashMap;
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use regex::{RegexSet, RegexSetBuilder};
+use serde_json::{Map, Value};
+
+use super::pyvalue::{PyValue, json_eq_py};
+use super::{Operator, Rule};
+
+const NONE: u32 = u32::MAX;
+
+#[derive(Debug)]
+pub(crate) struct Index {
+    /// Sorted by `min_rule`.
+    fields: Vec<FieldIndex>,
+}
+
+#[derive(Debug)]
+enum Regexes {
+    /// All patterns of the field in one set, `rules[i]` is pattern i's rule.
+    Set {
+        set: RegexSet,
+        rules: Vec<u32>,
+        /// First rule whose pattern matches the empty string (Python semantics).
+        empty_first: u32,
+    },
+    /// The set could not be built (too large): one by one, in order.
+    Each(Vec<(u32, regex::Regex, bool)>),
+}
+
+#[derive(Debug)]
+struct FieldIndex {
+    /// `None`: the action.
+    key: Option<String>,
+    min_rule: u32,
+    eq_str: HashMap<Box<str>, u32>,
+    eq_other: Vec<(u32, PyValue)>,
+    eq_other_min: u32,
+    sw: HashMap<Box<str>, u32>,
+    sw_lens: Vec<usize>,
+    sw_min: u32,
+    ct: Option<AhoCorasick>,
+    ct_rule: Vec<u32>,
+    ct_map: HashMap<Box<str>, u32>,
+    ct_empty: u32,
+    ct_min: u32,
+    rx: Option<Regexes>,
+    rx_min: u32,
+}
+
+impl FieldIndex {
+    fn new(key: Option<String>) -> Self {
+        FieldIndex {
+            key,
+            min_rule: NONE,
+            eq_str: HashMap::new(),
+            eq_other: Vec::new(),
+            eq_other_min: NONE,
+            sw: HashMap::new(),
+            sw_lens: Vec::new(),
+            sw_min: NONE,
+            ct: None,
+            ct_rule: Vec::new(),
+            ct_map: HashMap::new(),
+            ct_empty: NONE,
+            ct_min: NONE,
+            rx: None,
+            rx_min: NONE,
+        }
+    }
+}
+
+impl Index {
+    pub(crate) fn build(rules: &[Rule]) -> Index {
+        let mut by_field: Vec<FieldIndex> = Vec::new();
+        let mut needles: Vec<Vec<(Box<str>, u32)>> = Vec::new();
+        let mut patterns: Vec<Vec<(u32, &super::pyregex::Translated)>> = Vec::new();
+        for (i, rule) in rules.iter().enumerate() {
+            let r = u32::try_from(i).unwrap_or(NONE - 1);
+            let pos = match by_field.iter().position(|f| f.key == rule.field) {
+                Some(p) => p,
+                None => {
+                    by_field.push(FieldIndex::new(rule.field.clone()));
+                    needles.push(Vec::new());
+                    patterns.push(Vec::new());
+                    by_field.len() - 1
+                }
+            };
+            let f = &mut by_field[pos];
+            f.min_rule = f.min_rule.min(r);
+            match rule.operator {
+                Operator::Equals | Operator::In => {
+                    let single;
+                    let values: &[PyValue] = match (&rule.operator, &rule.value) {
+                        (Operator::In, PyValue::List(items)) => items,
+                        (_, v) => {
+                            single = [v.clone()];
+                            &single
+                        }
+                    };
+                    for v in values {
+                        match v {
+                            PyValue::Str(s) => {
+                                f.eq_str.entry(s.as_str().into()).or_insert(r);
+                            }
+                            other => {
+                                f.eq_other.push((r, other.clone()));
+                                f.eq_other_min = f.eq_other_min.min(r);
+                            }
+                        }
+                    }
+                }
+                Operator::StartsWith => {
+                    f.sw.entry(rule.text.as_str().into()).or_insert(r);
+                    if !f.sw_lens.contains(&rule.text.len()) {
+                        f.sw_lens.push(rule.text.len());
+                    }
+                    f.sw_min = f.sw_min.min(r);
+                }
+                Operator::Contains => {
+                    f.ct_map.entry(rule.text.as_str().into()).or_insert(r);
+                    if rule.text.is_empty() {
+                        f.ct_empty = f.ct_empty.min(r);
+                    } else {
+                        needles[pos].push((rule.text.as_str().into(), r));
+                    }
+                    f.ct_min = f.ct_min.min(r);
+                }
+                Operator::Matches => {
+                    if let Some(t) = &rule.regex {
+                        patterns[pos].push((r, t));
+                        f.rx_min = f.rx_min.min(r);
+                    }
+                }
+            }
+        }
+        for (pos, f) in by_field.iter_mut().enumerate() {
+            f.sw_lens.sort_unstable();
+            // Aho-Corasick: one pattern per distinct needle, mapped to its first rule.
+            let mut distinct: Vec<(Box<str>, u32)> = Vec::new();
+            for (n, r) in needles[pos].drain(..) {
+                if !distinct.iter().any(|(d, _)| *d == n) {
+                    distinct.push((n, r));
+                }
+            }
+            if !distinct.is_empty() {
+                let built = AhoCorasick::builder()
+                    .match_kind(MatchKind::Standard)
+                    .build(distinct.iter().map(|(n, _)| n.as_bytes()));
+                match built {
+                    Ok(ac) => {
+                        f.ct = Some(ac);
+                        f.ct_rule = distinct.iter().map(|(_, r)| *r).collect();
+                    }
+                    Err(_) => {
+                        // Cannot happen for these sizes; fall back to scanning needles.
+                        f.ct = None;
+                        f.ct_rule.clear();
+                        for (n, r) in distinct {
+                            f.ct_map.entry(n).or_insert(r);
+                        }
+                        f.ct_empty = NONE;
+                        f.ct_min = NONE;
+                    }
+                }
+            }
+            let pats = &patterns[pos];
+            if !pats.is_empty() {
+                let empty_first = pats
+                    .iter()
+                    .find(|(_, t)| t.matches_empty)
+                    .map_or(NONE, |(r, _)| *r);
+                let set = RegexSetBuilder::new(pats.iter().map(|(_, t)| t.rust.as_str()))
+                    .size_limit(super::pyregex::SIZE_LIMIT.saturating_mul(8))
+                    .dfa_size_limit(16 << 20)
+                    .build();
+                f.rx = Some(match set {
+                    Ok(set) => Regexes::Set {
+                        set,
+                        rules: pats.iter().map(|(r, _)| *r).collect(),
+                        empty_first,
+                    },
+                    Err(_) => Regexes::Each(
+                        pats.iter()
+                            .map(|(r, t)| (*r, t.regex.clone(), t.matches_empty))
+                            .collect(),
+                    ),
+                });
+            }
+        }
+        by_field.sort_by_key(|f| f.min_rule);
+        Index { fields: by_field }
+    }
+
+    /// The first (smallest-numbered) rule that matches, if any.
+    pub(crate) fn first_match(&self, action: &str, context: &Map<String, Value>) -> Option<usize> {
+        let mut best = NONE;
+        for f in &self.fields {
+            if f.min_rule >= best {
+                break;
+            }
+            match &f.key {
+                None => f.scan_str(action, &mut best),
+                Some(k) => match context.get(k.as_str()) {
+                    None => f.scan_str("", &mut best),
+                    Some(Value::String(s)) => f.scan_str(s, &mut best),
+                    Some(v) => f.scan_json(v, &mut best),
+                },
+            }
+        }
+        (best != NONE).then_some(best as usize)
+    }
+}
+
+impl FieldIndex {
+    fn scan_str(&self, s: &str, best: &mut u32) {
+        if let Some(&r) = self.eq_str.get(s) {
+            *best = (*best).min(r);
+        }
+        if self.sw_min < *best {
+            for &len in &self.sw_lens {
+                if len > s.len() {
+                    break;
+                }
+                if let Some(prefix) = s.get(..len)
+                    && let Some(&r) = self.sw.get(prefix)
+                {
+                    *best = (*best).min(r);
+                }
+            }
+        }
+        if self.ct_min < *best {
+            *best = (*best).min(self.ct_empty);
+            match &self.ct {
+                Some(ac) => {
+                    for m in ac.find_overlapping_iter(s) {
+                        if let Some(&r) = self.ct_rule.get(m.pattern().as_usize()) {
+                            *best = (*best).min(r);
+                        }
+                    }
+                }
+                None => {
+                    for (n, &r) in &self.ct_map {
+                        if r < *best && s.contains(&**n) {
+                            *best = r;
+                        }
+                    }
+                }
+            }
+        }
+        if self.rx_min < *best {
+            match &self.rx {
+                Some(Regexes::Set {
+                    set,
+                    rules,
+                    empty_first,
+                }) => {
+                    if s.is_empty() {
+                        *best = (*best).min(*empty_first);
+                    } else if let Some(i) = set.matches(s).iter().next()
+                        && let Some(&r) = rules.get(i)
+                    {
+                        *best = (*best).min(r);
+                    }
+                }
+                Some(Regexes::Each(list)) => {
+                    for (r, re, matches_empty) in list {
+                        if *r >= *best {
+                            break;
+                        }
+                        let hit = if s.is_empty() {
+                            *matches_empty
+                        } else {
+                            re.is_match(s)
+                        };
+                        if hit {
+                            *best = *r;
+                            break;
+                        }
+                    }
+                }
+                None => {}
+            }
+        }
+    }
+
+    /// A target that is not a string: only `equals`/`in` (Python `==`) and
+    /// `contains` on a list (element) or a mapping (key) can match.
+    fn scan_json(&self, v: &Value, best: &mut u32) {
+        if self.eq_other_min < *best {
+            for (r, value) in &self.eq_other {
+                if *r >= *best {
+                    break;
+                }
+                if json_eq_py(v, value) {
+                    *best = *r;
+                    break;
+                }
+            }
+        }
+        if self.ct_min < *best {
+            match v {
+                Value::Array(items) => {
+                    for item in items {
+                        if let Value::String(s) = item
+                            && let Some(&r) = self.ct_map.get(s.as_str())
+                        {
+                            *best = (*best).min(r);
+                        }
+                    }
+                }
+                Value::Object(m) => {
+                    for k in m.keys() {
+                        if let Some(&r) = self.ct_map.get(k.as_str()) {
+                            *best = (*best).min(r);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// One rule against a string target (the reference semantics).
+pub(crate) fn matches_str(rule: &Rule, s: &str) -> bool {
+    match rule.operator {
+        Operator::Equals => matches!(&rule.value, PyValue::Str(v) if v == s),
+        Operator::In => match &rule.value {
+            PyValue::List(items) => items.iter().any(|i| matches!(i, PyValue::Str(v) if v == s)),
+            PyValue::Str(v) => v == s,
+            _ => false,
+        },
+        Operator::StartsWith => s.starts_with(rule.text.as_str()),
+        Operator::Contains => s.contains(rule.text.as_str()),
+        Operator::Matches => rule.regex.as_ref().is_some_and(|t| {
+            if s.is_empty() {
+                t.matches_empty
+            } else {
+                t.regex.is_match(s)
+            }
+        }),
+    }
+}
+
+/// One rule against a non-string JSON target (the reference semantics).
+pub(crate) fn matches_json(rule: &Rule, v: &Value) -> bool {
+    match rule.operator {
+        Operator::Equals => json_eq_py(v, &rule.value),
+        Operator::In => match &rule.value {
+            PyValue::List(items) => items.iter().any(|i| json_eq_py(v, i)),
+            other => json_eq_py(v, other),
+        },
+        // Python raises on a non-string target; the spec makes that "no match".
+        Operator::StartsWith | Operator::Matches => false,
+        Operator::Contains => match v {
+            Value::Array(items) => items
+                .iter()
+                .any(|i| matches!(i, Value::String(s) if *s == rule.text)),
+            Value::Object(m) => m.contains_key(rule.text.as_str()),
+            _ => false,
+        },
+    }
+}
