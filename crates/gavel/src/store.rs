@@ -157,6 +157,7 @@ impl ReceiptStore {
         let bytes = pretty(&signed)?;
         let path = self.dir.join(file_name(sequence));
         self.publish(&path, &bytes)?;
+        crash_point("published");
         // the hint: not fsynced, a lost update is recovered by probing forward
         let head = format!(
             "{{\"sequence\":{sequence},\"hash\":\"{}\"}}\n",
@@ -218,13 +219,16 @@ impl ReceiptStore {
                 .truncate(true)
                 .mode(0o644)
                 .open(&tmp)?;
-            f.write_all(bytes)?;
+            f.write_all(&bytes[..bytes.len() / 2])?;
+            crash_point("half-written");
+            f.write_all(&bytes[bytes.len() / 2..])?;
             f.sync_all()
         };
         if let Err(e) = write() {
             let _ = fs::remove_file(&tmp);
             return Err(self.err(&tmp)(e));
         }
+        crash_point("synced");
         if let Err(e) = fs::rename(&tmp, path) {
             let _ = fs::remove_file(&tmp);
             return Err(self.err(path)(e));
@@ -339,6 +343,21 @@ impl ReceiptStore {
         }
     }
 }
+
+/// Debug builds only: dies with SIGKILL at the named point when
+/// `GAVEL_TEST_CRASH_POINT` names it, so tests can kill a writer at every step.
+#[cfg(debug_assertions)]
+fn crash_point(name: &str) {
+    if std::env::var("GAVEL_TEST_CRASH_POINT").is_ok_and(|v| v == name) {
+        // SAFETY: raise has no memory preconditions; SIGKILL ends the process here.
+        unsafe {
+            libc::raise(libc::SIGKILL);
+        }
+    }
+}
+
+#[cfg(not(debug_assertions))]
+fn crash_point(_: &str) {}
 
 fn pretty(signed: &Signed) -> Result<Vec<u8>, StoreError> {
     let mut v =

@@ -1,0 +1,537 @@
+//! `gavel check-policy`, trust, audit and policy commands on the real binary.
+
+mod common;
+use common::*;
+
+use serde_json::{Value, json};
+use std::fs;
+use std::process::Command;
+
+#[test]
+fn the_six_example_actions() {
+    let env = Env::new();
+    let ctx = r#"{"agent_did":"did:mesh:gavel-demo-agent","session_id":"s-1"}"#;
+    let cases = [
+        (
+            "file:read:/workspace/main.py",
+            0,
+            "Allowed by rule: allow-workspace-read",
+            Some("allow-workspace-read"),
+        ),
+        (
+            "shell:python",
+            0,
+            "Allowed by rule: allow-safe-shell",
+            Some("allow-safe-shell"),
+        ),
+        (
+            "shell:git",
+            0,
+            "Allowed by rule: allow-safe-shell",
+            Some("allow-safe-shell"),
+        ),
+        (
+            "shell:rm -rf /tmp",
+            1,
+            "Destructive shell command blocked",
+            Some("block-destructive-shell"),
+        ),
+        (
+            "http:GET:169.254.169.254/metadata",
+            1,
+            "Cloud metadata endpoint blocked",
+            Some("block-metadata-endpoint"),
+        ),
+        (
+            "file:write:/etc/shadow",
+            1,
+            "Writes to system directories blocked",
+            Some("block-system-writes"),
+        ),
+        ("tool:unknown", 1, "No matching rule - default deny", None),
+    ];
+    for (i, (action, code, reason, name)) in cases.iter().enumerate() {
+        let o = env.check(action, &["--context", ctx]);
+        assert_eq!(o.status.code(), Some(*code), "{action}: {}", stderr(&o));
+        let d = json(&o);
+        // the AGT PolicyDecision fields, in order, then gavel's
+        let text = String::from_utf8_lossy(&o.stdout);
+        let order = [
+            "\"allowed\"",
+            "\"action\"",
+            "\"reason\"",
+            "\"policy_name\"",
+            "\"policy_digest\"",
+            "\"trust_score\"",
+            "\"ring\"",
+            "\"sandbox_backend\"",
+            "\"receipt\"",
+            "\"receipt_path\"",
+        ];
+        let pos: Vec<usize> = order
+            .iter()
+            .map(|k| text.find(k).unwrap_or_else(|| panic!("{k} missing")))
+            .collect();
+        assert!(pos.windows(2).all(|w| w[0] < w[1]), "field order: {text}");
+        assert_eq!(d["allowed"], json!(*code == 0));
+        assert_eq!(d["action"], json!(action));
+        assert_eq!(d["reason"], json!(reason));
+        assert_eq!(d["policy_name"], json!(name));
+        let p = &d["receipt"]["payload"];
+        assert_eq!(p["sequence"], json!(i + 1));
+        assert_eq!(p["tool_name"], json!(action));
+        assert_eq!(
+            p["decision"],
+            json!(if *code == 0 { "allow" } else { "deny" })
+        );
+        assert_eq!(p["policy_id"], json!(name.unwrap_or("default_deny")));
+        assert_eq!(p["agent_id"], json!("did:mesh:gavel-demo-agent"));
+        assert_eq!(p["session_id"], json!("s-1"));
+        assert_eq!(p["ring"], json!(3));
+        assert_eq!(p["sandbox_backend"], json!("sb_runtime_builtin"));
+        assert_eq!(p["policy_engine"], json!("yaml-rules"));
+        assert_eq!(p["type"], json!("gavel:decision"));
+        assert_eq!(p["spec"], json!("draft-farley-acta-signed-receipts-04"));
+        assert_eq!(p["issuer_id"], d["receipt"]["signature"]["kid"]);
+        // raw context never appears in the receipt
+        assert!(
+            !d["receipt"]
+                .to_string()
+                .contains("gavel-demo-agent\",\"session"),
+            "context leaked"
+        );
+        assert!(d["receipt"].to_string().matches("s-1").count() == 1);
+        assert_eq!(p["payload_digest"]["hash"].as_str().unwrap().len(), 64);
+    }
+    let (c, v) = env.verify(
+        &env.receipts(),
+        &["--policy-dir", policy_dir().to_str().unwrap()],
+    );
+    assert_eq!(c, 0, "{v:#}");
+    assert_eq!(v["results"][0]["count"], 7);
+}
+
+#[test]
+fn ring_and_backend_are_recorded() {
+    let env = Env::new();
+    for (backend, ring, extra) in [
+        ("nono", 2, vec![]),
+        ("openshell", 2, vec![]),
+        ("sb_runtime_builtin", 3, vec![]),
+        ("nono", 1, vec!["--ring", "1"]),
+    ] {
+        let mut args = vec!["--sandbox-backend", backend];
+        args.extend(extra);
+        let d = json(&env.check("shell:ls", &args));
+        assert_eq!(
+            (d["ring"].clone(), d["sandbox_backend"].clone()),
+            (json!(ring), json!(backend))
+        );
+        assert_eq!(d["receipt"]["payload"]["ring"], json!(ring));
+    }
+    let o = env.check("shell:ls", &["--sandbox-backend", "docker"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn a_chain_continues_across_runs_and_no_sign_does_not_advance_it() {
+    let env = Env::new();
+    let first = json(&env.check("shell:ls", &[]));
+    let o = env.check("shell:ls", &["--no-sign"]);
+    assert_eq!(o.status.code(), Some(0));
+    let unsigned = json(&o);
+    assert_eq!(unsigned["receipt"], Value::Null);
+    assert!(unsigned.get("receipt_path").is_none());
+    let second = json(&env.check("shell:git", &[]));
+    assert_eq!(second["receipt"]["payload"]["sequence"], 2);
+    let h = env
+        .verify(&first["receipt_path"].as_str().unwrap().as_ref(), &[])
+        .1["results"][0]["problems"]
+        .clone();
+    assert_eq!(h, json!([]));
+    // the link is the hash of the whole first envelope
+    let whole = gavel_receipt::receipt_hash(&first["receipt"]).unwrap();
+    assert_eq!(
+        second["receipt"]["payload"]["previousReceiptHash"],
+        json!(whole)
+    );
+    // the audit log saw all three, --no-sign with a null receipt hash
+    let audit = json(&env.run(&["audit", "--json", "--limit", "0"]));
+    let entries = audit.as_array().unwrap();
+    assert_eq!(entries.len(), 3);
+    assert_eq!(entries[1]["receipt_hash"], Value::Null);
+    assert_eq!(
+        entries[2]["receipt_hash"],
+        json!(gavel_receipt::receipt_hash(&second["receipt"]).unwrap())
+    );
+}
+
+#[test]
+fn first_signing_use_creates_the_key_and_says_so() {
+    let env = Env::new();
+    let o = env.check("shell:ls", &[]);
+    assert!(
+        stderr(&o).contains("created operator key"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains(&env.public_key()));
+    let o = env.check("shell:ls", &[]);
+    assert!(!stderr(&o).contains("created operator key"));
+}
+
+#[test]
+fn trust_persists_and_the_threshold_is_enforced() {
+    let env = Env::new();
+    let did = "did:mesh:shaky";
+    let ctx = format!(r#"{{"agent_did":"{did}"}}"#);
+    assert_eq!(
+        json(&env.run(&["trust-score", "--agent-did", did]))["trust_score"],
+        json!(1.0)
+    );
+    let o = env.run(&["trust", "adjust", "--agent-did", did, "--delta", "-0.6"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s = json(&env.run(&["trust-score", "--agent-did", did]))["trust_score"]
+        .as_f64()
+        .unwrap();
+    assert!((s - 0.4).abs() < 1e-9);
+    let o = env.check("shell:python", &["--context", &ctx]);
+    assert_eq!(o.status.code(), Some(1));
+    let d = json(&o);
+    assert_eq!(d["reason"], json!("Trust score 0.4 below threshold 0.5"));
+    assert_eq!(
+        d["receipt"]["payload"]["policy_id"],
+        json!("trust_threshold")
+    );
+    assert_eq!(d["receipt"]["payload"]["trust_score"], json!(0.4));
+    // a deny stays a deny, with its own reason
+    let d = json(&env.check("shell:rm -rf /", &["--context", &ctx]));
+    assert_eq!(d["reason"], json!("Destructive shell command blocked"));
+    // a lower threshold lets it through
+    assert_eq!(
+        env.check(
+            "shell:python",
+            &["--context", &ctx, "--trust-threshold", "0.3"]
+        )
+        .status
+        .code(),
+        Some(0)
+    );
+    // clamping
+    let o = env.run(&["trust", "adjust", "--agent-did", did, "--delta", "5"]);
+    assert_eq!(json(&o)["trust_score"], json!(1.0));
+    assert_eq!(
+        env.check("shell:python", &["--context", &ctx])
+            .status
+            .code(),
+        Some(0)
+    );
+}
+
+#[test]
+fn bad_input_exits_2_with_one_line_and_writes_nothing() {
+    let env = Env::new();
+    env.check("shell:ls", &[]);
+    let before = receipt_files(&env.receipts());
+    let pd = policy_dir();
+    let bad_policy = env.home().join("bad-policy");
+    fs::create_dir(&bad_policy).unwrap();
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec!["--context".into(), "{not json".into()],
+            "--context is not valid JSON",
+        ),
+        (
+            vec!["--context".into(), "[1]".into()],
+            "must be a JSON object",
+        ),
+        (
+            vec!["--context".into(), "\"x\"".into()],
+            "must be a JSON object",
+        ),
+        (
+            vec!["--context".into(), r#"{"agent_did": 7}"#.into()],
+            "agent_did must be a string",
+        ),
+    ];
+    for (extra, msg) in cases {
+        let mut args: Vec<String> = [
+            "check-policy",
+            "--action",
+            "shell:ls",
+            "--policy-dir",
+            pd.to_str().unwrap(),
+        ]
+        .map(String::from)
+        .to_vec();
+        args.extend(extra);
+        let o = env.cmd().args(&args).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert_one_line_error(&o);
+        assert!(stderr(&o).contains(msg), "{msg}: {}", stderr(&o));
+    }
+    let policies: Vec<(&str, &str, &str)> = vec![
+        (
+            "a.yaml",
+            "rules:\n  - name: r1\n    condition: {field: action, operator: regex, value: x}\n",
+            "regex",
+        ),
+        (
+            "a.yaml",
+            "rules:\n  - name: r1\n    condition: {field: action, operator: matches, value: \"(\"}\n",
+            "r1",
+        ),
+        ("a.yaml", "rules: [\n", "a.yaml"),
+        (
+            "a.yaml",
+            "rules:\n  - name: r1\n    action: maybe\n",
+            "maybe",
+        ),
+        (
+            "p.cedar",
+            "permit (principal, action, resource) when { ;",
+            "p.cedar",
+        ),
+    ];
+    for (name, text, msg) in policies {
+        for f in fs::read_dir(&bad_policy).unwrap() {
+            fs::remove_file(f.unwrap().path()).unwrap();
+        }
+        fs::write(bad_policy.join(name), text).unwrap();
+        let o = env.run(&[
+            "check-policy",
+            "--action",
+            "shell:ls",
+            "--policy-dir",
+            bad_policy.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{text}");
+        assert_one_line_error(&o);
+        assert!(stderr(&o).contains(msg), "{msg}: {}", stderr(&o));
+        let o = env.run(&[
+            "policy",
+            "check",
+            "--policy-dir",
+            bad_policy.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(2));
+    }
+    let o = env.run(&[
+        "check-policy",
+        "--action",
+        "shell:ls",
+        "--policy-dir",
+        "/no/such/dir",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("Policy directory not found: /no/such/dir"));
+    // nothing was written on any of these paths
+    assert_eq!(receipt_files(&env.receipts()), before);
+    assert_eq!(env.verify(&env.receipts(), &[]).0, 0);
+}
+
+#[test]
+fn a_receipts_directory_that_is_not_a_chain() {
+    let env = Env::new();
+    env.run(&["keys", "generate"]);
+    let d = env.home().join("notachain");
+    fs::create_dir(&d).unwrap();
+    fs::write(d.join("holiday.jpg"), "x").unwrap();
+    let o = env.check("shell:ls", &["--receipts-dir", d.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_one_line_error(&o);
+    assert!(
+        stderr(&o).contains("is not a gavel chain"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        fs::read_dir(&d)
+            .unwrap()
+            .filter(|e| !e
+                .as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with('.'))
+            .count(),
+        1
+    );
+    // a file where the directory should be
+    let f = env.home().join("afile");
+    fs::write(&f, "x").unwrap();
+    let o = env.check("shell:ls", &["--receipts-dir", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_one_line_error(&o);
+}
+
+fn require_root() {
+    // SAFETY: geteuid has no preconditions.
+    let uid = unsafe { libc_geteuid() };
+    assert_eq!(
+        uid, 0,
+        "this test needs root (CI runs as root): it makes a directory immutable or mounts a tiny tmpfs"
+    );
+}
+
+unsafe extern "C" {
+    #[link_name = "geteuid"]
+    fn libc_geteuid() -> u32;
+}
+
+#[test]
+fn a_read_only_receipts_directory() {
+    require_root();
+    let env = Env::new();
+    env.check("shell:ls", &[]);
+    let before = receipt_files(&env.receipts());
+    // root ignores mode bits: make the directory immutable instead
+    let st = Command::new("chattr")
+        .arg("+i")
+        .arg(env.receipts())
+        .status()
+        .expect("chattr (e2fsprogs) is needed for this test");
+    assert!(
+        st.success(),
+        "chattr +i failed: is the file system ext2/3/4?"
+    );
+    let o = env.check("shell:ls", &[]);
+    let _ = Command::new("chattr")
+        .arg("-i")
+        .arg(env.receipts())
+        .status();
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert_one_line_error(&o);
+    assert!(
+        stderr(&o).contains(env.receipts().to_str().unwrap()),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(receipt_files(&env.receipts()), before);
+    assert_eq!(env.verify(&env.receipts(), &[]).0, 0);
+}
+
+#[test]
+fn a_full_disk() {
+    require_root();
+    let env = Env::new();
+    env.check("shell:ls", &[]);
+    let mnt = env.home().join("tiny");
+    fs::create_dir(&mnt).unwrap();
+    let st = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=12k,nr_inodes=64", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .expect("mount");
+    assert!(st.success(), "mounting a tmpfs failed");
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _guard = Unmount(mnt.clone());
+    let dir = mnt.join("receipts");
+    let key = env.home().join("keys/issuer.pem");
+    let mut codes = Vec::new();
+    for _ in 0..40 {
+        let o = env.check(
+            "shell:ls",
+            &[
+                "--receipts-dir",
+                dir.to_str().unwrap(),
+                "--key",
+                key.to_str().unwrap(),
+            ],
+        );
+        codes.push(o.status.code());
+        if o.status.code() == Some(2) {
+            assert_one_line_error(&o);
+            assert!(stderr(&o).contains("disk is full"), "{}", stderr(&o));
+            break;
+        }
+    }
+    assert_eq!(
+        codes.last(),
+        Some(&Some(2)),
+        "the disk never filled up: {codes:?}"
+    );
+    let n = receipt_files(&dir).len();
+    assert!(n >= 1);
+    assert!(
+        !dir.join(".tmp-next").exists(),
+        "a temporary file was left behind"
+    );
+    let (c, v) = env.verify(&dir, &[]);
+    assert_eq!(c, 0, "chain damaged by the full disk: {v:#}");
+}
+
+#[test]
+fn policy_check_and_digest() {
+    let env = Env::new();
+    let pd = policy_dir();
+    let o = env.run(&[
+        "policy",
+        "check",
+        "--policy-dir",
+        pd.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success());
+    let v = json(&o);
+    assert_eq!(
+        (v["engine"].clone(), v["rules"].clone()),
+        (json!("yaml-rules"), json!(7))
+    );
+    let o = env.run(&["policy", "digest", "--policy-dir", pd.to_str().unwrap()]);
+    let digest = stdout(&o).trim().to_owned();
+    assert_eq!(json!(digest), v["policy_digest"]);
+    // the documented construction over the file's exact bytes
+    let bytes = fs::read(pd.join("sandbox-policy.yaml")).unwrap();
+    assert_eq!(
+        digest,
+        gavel_receipt::policy_digest("yaml-rules", &[("sandbox-policy.yaml", bytes)])
+    );
+    let d = json(&env.check("shell:ls", &[]));
+    assert_eq!(d["policy_digest"], json!(digest));
+}
+
+#[test]
+fn cedar_policies_decide_tool_calls() {
+    let env = Env::new();
+    let d = env.home().join("cedar");
+    fs::create_dir(&d).unwrap();
+    fs::write(
+        d.join("tools.cedar"),
+        "permit (principal, action in [Action::\"Read\", Action::\"Grep\"], resource);\n\
+         permit (principal, action == Action::\"Bash\", resource) when { [\"git\", \"ls\", \"python\"].contains(context.command_pattern) };\n\
+         forbid (principal, action == Action::\"Bash\", resource) when { [\"rm -rf\", \"dd\"].contains(context.command_pattern) };\n",
+    )
+    .unwrap();
+    let run = |action: &str, ctx: &str| {
+        let o = env.run(&[
+            "check-policy",
+            "--action",
+            action,
+            "--context",
+            ctx,
+            "--policy-dir",
+            d.to_str().unwrap(),
+            "--json",
+        ]);
+        (o.status.code(), json(&o))
+    };
+    assert_eq!(run("Read", "{}").0, Some(0));
+    assert_eq!(run("Bash", r#"{"command_pattern":"git"}"#).0, Some(0));
+    assert_eq!(run("Bash", r#"{"command_pattern":"rm -rf"}"#).0, Some(1));
+    let (c, v) = run("Write", "{}");
+    assert_eq!(c, Some(1));
+    assert_eq!(v["reason"], json!("No matching permit - default deny"));
+    assert_eq!(v["receipt"]["payload"]["policy_engine"], json!("cedar"));
+    assert_eq!(v["receipt"]["payload"]["policy_id"], json!("default_deny"));
+    assert_eq!(
+        env.verify(&env.receipts(), &["--policy-dir", d.to_str().unwrap()])
+            .0,
+        0
+    );
+}
