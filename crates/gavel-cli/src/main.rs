@@ -33,8 +33,16 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the governed demo: one policy, three sandbox backends, signed and verified receipts.
+    Demo(cmd::demo::DemoArgs),
     /// Decide on one action; print the decision and write its signed receipt.
     CheckPolicy(cmd::check::CheckArgs),
+    /// Decide, then run a command confined (Landlock + seccomp, or nono), and sign what ran.
+    Exec(cmd::exec::ExecArgs),
+    /// Claude Code / Codex PreToolUse and PostToolUse hook (reads the event on stdin).
+    Hook(cmd::hook::HookArgs),
+    /// Stdio proxy in front of an MCP server that decides every tools/call.
+    McpProxy(cmd::mcp::McpArgs),
     /// Verify receipts offline: a file, a receipts directory, or a JSONL file.
     Verify(cmd::verify::VerifyArgs),
     /// Manage operator keys.
@@ -69,7 +77,11 @@ enum KeysCommand {
 fn run(cli: Cli) -> CmdResult {
     let state = StateDir::resolve(cli.state_dir.as_deref());
     match &cli.command {
+        Command::Demo(a) => cmd::demo::run(&state, a),
         Command::CheckPolicy(a) => cmd::check::run(&state, a),
+        Command::Exec(a) => cmd::exec::run(&state, a),
+        Command::Hook(a) => cmd::hook::run(&state, a),
+        Command::McpProxy(a) => cmd::mcp::run(&state, a),
         Command::Verify(a) => cmd::verify::run(a),
         Command::TrustScore(a) => cmd::trust::score(&state, a),
         Command::Trust(TrustCommand::Adjust(a)) => cmd::trust::adjust(&state, a),

@@ -420,17 +420,28 @@ impl Governance {
         Ok(decision)
     }
 
-    /// Appends the execution receipt for what ran after `decision`: the next link of
-    /// the same chain, referring to the decision by its hash.
+    /// Appends the execution receipt for what ran after `decision`: a later link of
+    /// the same chain, referring to the decision by its hash (`decision_ref`).
     pub fn record_execution(
         &self,
         decision: &Decision,
         run: &ExecutionRecord,
     ) -> Result<Appended, GovernanceError> {
-        let key = self.signer.as_ref().ok_or(GovernanceError::NoSigner)?;
-        let decision_ref = decision.receipt_hash.clone().ok_or_else(|| {
+        let decision_ref = decision.receipt_hash.as_deref().ok_or_else(|| {
             GovernanceError::BadRequest("an execution receipt needs a signed decision".into())
         })?;
+        self.record_execution_for(decision_ref, &decision.agent_id, run)
+    }
+
+    /// Like [`Governance::record_execution`] when the decision was made by another
+    /// process (a hook's PostToolUse): `decision_ref` is its receipt's chain hash.
+    pub fn record_execution_for(
+        &self,
+        decision_ref: &str,
+        agent_id: &str,
+        run: &ExecutionRecord,
+    ) -> Result<Appended, GovernanceError> {
+        let key = self.signer.as_ref().ok_or(GovernanceError::NoSigner)?;
         Ok(self.store.append(key.kid(), |sequence, previous| {
             let mut payload = payload_of([
                 ("type", Some(json!("gavel:execution"))),
@@ -440,7 +451,7 @@ impl Governance {
                 ("sequence", Some(json!(sequence))),
                 ("previousReceiptHash", previous.map(|p| json!(p))),
                 ("tool_name", Some(json!(run.tool_name))),
-                ("agent_id", Some(json!(decision.agent_id))),
+                ("agent_id", Some(json!(agent_id))),
                 ("ring", Some(json!(self.ring))),
                 ("sandbox_backend", Some(json!(self.backend.as_str()))),
                 ("decision_ref", Some(json!(decision_ref))),
