@@ -100,22 +100,12 @@ pub fn run(args: &VerifyArgs) -> CmdResult {
     let mut worst = Status::Valid;
     let mut results = Vec::new();
     for path in &args.paths {
-        let target = read_target(path)?;
-        let (kind, report, notes) = match target {
-            Target::Single(input) => ("receipt", verify_receipt(input, &opts), Vec::new()),
-            Target::Chain(inputs, order, notes) => {
-                let bar = progress(inputs.len());
-                let tick = |n: usize| bar.set_position(n as u64);
-                let report = verify_chain(inputs, order, &opts, Some(&tick));
-                bar.finish_and_clear();
-                ("chain", report, notes)
-            }
-        };
-        worst = worst.max(report.status);
+        let v = verify_path(path, &opts)?;
+        worst = worst.max(v.report.status);
         if args.json {
-            results.push(json_result(path, kind, &report, &notes));
+            results.push(json_result(path, v.kind, &v.report, &v.notes));
         } else {
-            print_human(path, kind, &report, &notes);
+            print_human(path, v.kind, &v.report, &v.notes);
         }
     }
     if args.json {
@@ -123,6 +113,35 @@ pub fn run(args: &VerifyArgs) -> CmdResult {
         println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     }
     Ok(worst.exit_code())
+}
+
+/// The verdict on one PATH of `gavel verify`.
+pub struct Verified {
+    /// `receipt` or `chain`.
+    pub kind: &'static str,
+    /// The verdict.
+    pub report: ChainReport,
+    /// Notes on how the path was read.
+    pub notes: Vec<String>,
+}
+
+/// Verifies a receipt file, a receipts directory, a JSONL file or a bundle, exactly
+/// as `gavel verify` does (with a progress bar for long chains on a terminal).
+pub fn verify_path(path: &Path, opts: &VerifyOptions) -> Result<Verified, Failure> {
+    Ok(match read_target(path)? {
+        Target::Single(input) => Verified {
+            kind: "receipt",
+            report: verify_receipt(input, opts),
+            notes: Vec::new(),
+        },
+        Target::Chain(inputs, order, notes) => {
+            let bar = progress(inputs.len());
+            let tick = |n: usize| bar.set_position(n as u64);
+            let report = verify_chain(inputs, order, opts, Some(&tick));
+            bar.finish_and_clear();
+            Verified { kind: "chain", report, notes }
+        }
+    })
 }
 
 fn progress(len: usize) -> ProgressBar {
