@@ -22,6 +22,13 @@ pub const PRINCIPAL_CONTEXT_KEYS: [&str; 4] = ["agent_did", "trust_score", "ring
 #[derive(Debug)]
 pub(crate) struct CedarEngine {
     policies: cedar_policy::PolicySet,
+    /// The policies that can apply to a request action (the action scope is
+    /// the only thing that differs): `Any` policies plus those whose scope
+    /// names the action or one of its ancestors. Skipping the others is exact:
+    /// their scope evaluates to false without error.
+    by_action: HashMap<EntityUid, cedar_policy::PolicySet>,
+    /// For any other action: the `action`-unconstrained policies.
+    unscoped: cedar_policy::PolicySet,
     schema: Option<Schema>,
     entities: Entities,
     authorizer: Authorizer,
@@ -245,7 +252,11 @@ impl CedarEngine {
                 cedar_err(path, None, &e, "invalid Cedar entities (across files)")
             })?;
 
+        let (by_action, unscoped) =
+            index_by_action(&policies, &entities).map_err(|e| plain_err(first, e))?;
         Ok(CedarEngine {
+            by_action,
+            unscoped,
             policies,
             schema,
             entities,
@@ -259,13 +270,17 @@ impl CedarEngine {
         self.order.len()
     }
 
-    pub(crate) fn evaluate(&self, req: &Request<'_>) -> Verdict {
+    /// `reference`: evaluate every policy on a context parsed from JSON (the
+    /// plain path the optimised one must agree with).
+    pub(crate) fn evaluate(&self, req: &Request<'_>, reference: bool) -> Verdict {
         match req.shape {
-            CedarShape::ToolCall => self.tool_call(req.action, req.context, req.resource),
+            CedarShape::ToolCall => {
+                self.tool_call(req.action, req.context, req.resource, reference)
+            }
             CedarShape::Agent {
                 action,
                 resource_id,
-            } => self.agent(action, resource_id, req.context),
+            } => self.agent(action, resource_id, req.context, reference),
         }
     }
 
@@ -274,6 +289,7 @@ impl CedarEngine {
         action: &str,
         context: &Map<String, Value>,
         resource: Option<&str>,
+        reference: bool,
     ) -> Verdict {
         let did = match context.get("agent_did") {
             None => "unknown",
@@ -292,8 +308,9 @@ impl CedarEngine {
             principal,
             action_uid,
             resource,
-            Value::Object(context.clone()),
+            context,
             &self.entities,
+            reference,
         )
     }
 
@@ -302,6 +319,7 @@ impl CedarEngine {
         action: AgentAction,
         resource_id: &str,
         context: &Map<String, Value>,
+        reference: bool,
     ) -> Verdict {
         let did = match context.get("agent_did") {
             None => "unknown",
@@ -369,8 +387,9 @@ impl CedarEngine {
             principal,
             action_uid,
             resource,
-            Value::Object(ctx),
+            &ctx,
             entities.as_ref().unwrap_or(&self.entities),
+            reference,
         )
     }
 
@@ -379,11 +398,21 @@ impl CedarEngine {
         principal: EntityUid,
         action: EntityUid,
         resource: EntityUid,
-        context: Value,
+        context: &Map<String, Value>,
         entities: &Entities,
+        reference: bool,
     ) -> Verdict {
-        let context =
-            match Context::from_json_value(context, self.schema.as_ref().map(|s| (s, &action))) {
+        let fast = if reference || self.schema.is_some() {
+            None
+        } else {
+            fast_context(context)
+        };
+        let context = match fast {
+            Some(c) => c,
+            None => match Context::from_json_value(
+                Value::Object(context.clone()),
+                self.schema.as_ref().map(|s| (s, &action)),
+            ) {
                 Ok(c) => c,
                 Err(e) => {
                     return deny_reason(&format!(
@@ -391,7 +420,13 @@ impl CedarEngine {
                         diag_text(&e)
                     ));
                 }
-            };
+            },
+        };
+        let policies = if reference {
+            &self.policies
+        } else {
+            self.by_action.get(&action).unwrap_or(&self.unscoped)
+        };
         let request =
             match CedarRequest::new(principal, action, resource, context, self.schema.as_ref()) {
                 Ok(r) => r,
@@ -402,9 +437,7 @@ impl CedarEngine {
                     ));
                 }
             };
-        let response = self
-            .authorizer
-            .is_authorized(&request, &self.policies, entities);
+        let response = self.authorizer.is_authorized(&request, policies, entities);
         let diagnostics = response.diagnostics();
         let mut errors: Vec<(&PolicyId, String)> = diagnostics
             .errors()
@@ -461,6 +494,99 @@ impl CedarEngine {
             },
         }
     }
+}
+
+/// The per-action policy subsets (see [`CedarEngine::by_action`]).
+#[allow(clippy::type_complexity)]
+fn index_by_action(
+    policies: &cedar_policy::PolicySet,
+    entities: &Entities,
+) -> Result<
+    (
+        HashMap<EntityUid, cedar_policy::PolicySet>,
+        cedar_policy::PolicySet,
+    ),
+    String,
+> {
+    use cedar_policy::ActionConstraint;
+    let mut unscoped = Vec::new();
+    let mut eq: HashMap<EntityUid, Vec<&cedar_policy::Policy>> = HashMap::new();
+    let mut within: HashMap<EntityUid, Vec<&cedar_policy::Policy>> = HashMap::new();
+    for p in policies.policies() {
+        match p.action_constraint() {
+            ActionConstraint::Any => unscoped.push(p),
+            ActionConstraint::Eq(uid) => eq.entry(uid).or_default().push(p),
+            ActionConstraint::In(uids) => {
+                for uid in uids {
+                    within.entry(uid).or_default().push(p);
+                }
+            }
+        }
+    }
+    // Every action a request may name that some scope can select: the named
+    // ones, and entities in the store that descend from a named one.
+    let mut keys: HashSet<EntityUid> = eq.keys().chain(within.keys()).cloned().collect();
+    for e in entities.iter() {
+        let uid = e.uid();
+        if entities
+            .ancestors(&uid)
+            .is_some_and(|mut a| a.next().is_some())
+        {
+            keys.insert(uid);
+        }
+    }
+    let mut by_action = HashMap::new();
+    for key in keys {
+        let mut chosen: Vec<&cedar_policy::Policy> = unscoped.clone();
+        chosen.extend(eq.get(&key).into_iter().flatten());
+        chosen.extend(within.get(&key).into_iter().flatten());
+        if let Some(ancestors) = entities.ancestors(&key) {
+            for a in ancestors {
+                chosen.extend(within.get(a).into_iter().flatten());
+            }
+        }
+        let mut set = cedar_policy::PolicySet::new();
+        let mut seen = HashSet::new();
+        for p in chosen {
+            if seen.insert(p.id().clone()) {
+                set.add(p.clone()).map_err(|e| e.to_string())?;
+            }
+        }
+        by_action.insert(key, set);
+    }
+    let mut default = cedar_policy::PolicySet::new();
+    for p in unscoped {
+        default.add(p.clone()).map_err(|e| e.to_string())?;
+    }
+    Ok((by_action, default))
+}
+
+/// The context as Cedar values without going through Cedar's JSON parser,
+/// for the plain cases (strings, booleans, 64-bit integers, sets, records
+/// without `__` escapes). Anything else (floats, nulls, escapes) returns
+/// `None` and takes the JSON path, which also produces the error message.
+fn fast_context(m: &Map<String, Value>) -> Option<Context> {
+    fn value(v: &Value) -> Option<RestrictedExpression> {
+        Some(match v {
+            Value::String(s) => RestrictedExpression::new_string(s.clone()),
+            Value::Bool(b) => RestrictedExpression::new_bool(*b),
+            Value::Number(n) => RestrictedExpression::new_long(n.as_i64()?),
+            Value::Array(items) => {
+                RestrictedExpression::new_set(items.iter().map(value).collect::<Option<Vec<_>>>()?)
+            }
+            Value::Object(m) => RestrictedExpression::new_record(fields(m)?).ok()?,
+            Value::Null => return None,
+        })
+    }
+    fn fields(m: &Map<String, Value>) -> Option<Vec<(String, RestrictedExpression)>> {
+        if m.keys().any(|k| k.starts_with("__")) {
+            return None;
+        }
+        m.iter()
+            .map(|(k, v)| value(v).map(|e| (k.clone(), e)))
+            .collect()
+    }
+    Context::from_pairs(fields(m)?).ok()
 }
 
 fn cedar_err_at(path: &Path, text: &str, snippet: &str, problem: &str) -> PolicyError {

@@ -534,6 +534,60 @@ fn cedar_principal_resource_and_ids() {
 }
 
 #[test]
+fn cedar_action_groups_and_context_escapes_take_the_exact_path() {
+    let policies = r#"permit (principal, action in Action::"shell", resource);
+forbid (principal, action == Action::"rm", resource);
+permit (principal, action == Action::"Own", resource) when { context.owner == Agent::"x" };
+permit (principal, action in [Action::"Read", Action::"List"], resource) when { context.n > 1 };
+"#;
+    let entities = r#"[
+  {"uid": {"type": "Action", "id": "rm"}, "attrs": {}, "parents": [{"type": "Action", "id": "danger"}]},
+  {"uid": {"type": "Action", "id": "danger"}, "attrs": {}, "parents": [{"type": "Action", "id": "shell"}]},
+  {"uid": {"type": "Action", "id": "ls"}, "attrs": {}, "parents": [{"type": "Action", "id": "shell"}]}
+]"#;
+    let (_d, p) = cedar_dir(&[("p.cedar", policies), ("actions.json", entities)]);
+    // `ls` and `rm` are in `shell` through the entity hierarchy (rm transitively)
+    assert_eq!(
+        decide(&p, "ls", json!({})).reason,
+        "Allowed by policy: p.cedar#0"
+    );
+    assert_eq!(
+        decide(&p, "rm", json!({})).reason,
+        "Denied by policy: p.cedar#1"
+    );
+    assert_eq!(
+        decide(&p, "shell", json!({})).reason,
+        "Allowed by policy: p.cedar#0"
+    );
+    assert_eq!(
+        decide(&p, "cat", json!({})).reason,
+        "No matching permit - default deny"
+    );
+    // an entity reference in the context (the `__entity` escape)
+    let owner = json!({"owner": {"__entity": {"type": "Agent", "id": "x"}}});
+    assert_eq!(
+        decide(&p, "Own", owner).reason,
+        "Allowed by policy: p.cedar#2"
+    );
+    assert!(!decide(&p, "Own", json!({"owner": {"type": "Agent", "id": "x"}})).allowed);
+    // sets, records, booleans and integers on the fast path
+    assert!(
+        decide(
+            &p,
+            "List",
+            json!({"n": 2, "tags": ["a", "b"], "meta": {"k": true}})
+        )
+        .allowed
+    );
+    assert!(!decide(&p, "List", json!({"n": 1})).allowed);
+    assert!(
+        decide(&p, "List", json!({"n": "2"}))
+            .reason
+            .contains("(fail closed)")
+    );
+}
+
+#[test]
 fn cedar_load_errors() {
     let d = tempdir();
     write(

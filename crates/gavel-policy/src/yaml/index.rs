@@ -18,6 +18,9 @@
 //! - `matches`: one `RegexSet` over the field's patterns, in rule order, run
 //!   once per request: the first pattern that matches is the first rule.
 //!
+//! A field with at most 8 entries of a kind uses a plain ordered scan
+//! instead (cheaper than hashing or an automaton at that size).
+//!
 //! Fields are visited in the order of their first rule, and a field or an
 //! operator family whose first rule comes after the best match so far is
 //! skipped, so a high-priority hit costs little.
@@ -33,14 +36,58 @@ use super::{Operator, Rule};
 
 const NONE: u32 = u32::MAX;
 
+/// Up to this many entries, a linear scan beats hashing and automata.
+const SMALL: usize = 8;
+
 #[derive(Debug)]
 pub(crate) struct Index {
     /// Sorted by `min_rule`.
     fields: Vec<FieldIndex>,
 }
 
+/// String -> first rule: a short list when small, a hash map otherwise.
+#[derive(Debug, Default)]
+struct StrMap {
+    building: HashMap<Box<str>, u32>,
+    small: Vec<(Box<str>, u32)>,
+    big: Option<HashMap<Box<str>, u32>>,
+}
+
+impl StrMap {
+    fn insert_first(&mut self, k: &str, r: u32) {
+        self.building.entry(k.into()).or_insert(r);
+    }
+
+    fn finish(&mut self) {
+        let built = std::mem::take(&mut self.building);
+        if built.len() > SMALL {
+            self.big = Some(built);
+        } else {
+            self.small = built.into_iter().collect();
+            self.small.sort_by_key(|(_, r)| *r);
+        }
+    }
+
+    fn get(&self, k: &str) -> Option<u32> {
+        match &self.big {
+            Some(m) => m.get(k).copied(),
+            None => self.small.iter().find(|(x, _)| &**x == k).map(|(_, r)| *r),
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Needles {
+    /// Distinct needles with their first rule, in rule order.
+    Small(Vec<(Box<str>, u32)>),
+    /// One automaton; `rules[i]` is needle i's first rule.
+    Automaton { ac: AhoCorasick, rules: Vec<u32> },
+}
+
 #[derive(Debug)]
 enum Regexes {
+    /// In rule order: (rule, regex, matches the empty string).
+    Each(Vec<(u32, regex::Regex, bool)>),
     /// All patterns of the field in one set, `rules[i]` is pattern i's rule.
     Set {
         set: RegexSet,
@@ -48,8 +95,6 @@ enum Regexes {
         /// First rule whose pattern matches the empty string (Python semantics).
         empty_first: u32,
     },
-    /// The set could not be built (too large): one by one, in order.
-    Each(Vec<(u32, regex::Regex, bool)>),
 }
 
 #[derive(Debug)]
@@ -57,15 +102,16 @@ struct FieldIndex {
     /// `None`: the action.
     key: Option<String>,
     min_rule: u32,
-    eq_str: HashMap<Box<str>, u32>,
+    eq_str: StrMap,
     eq_other: Vec<(u32, PyValue)>,
     eq_other_min: u32,
-    sw: HashMap<Box<str>, u32>,
+    sw: StrMap,
     sw_lens: Vec<usize>,
     sw_min: u32,
-    ct: Option<AhoCorasick>,
-    ct_rule: Vec<u32>,
-    ct_map: HashMap<Box<str>, u32>,
+    /// `contains` needles for string targets (the empty needle aside).
+    ct: Option<Needles>,
+    /// `contains` for list and mapping targets: element / key -> first rule.
+    ct_map: StrMap,
     ct_empty: u32,
     ct_min: u32,
     rx: Option<Regexes>,
@@ -77,15 +123,14 @@ impl FieldIndex {
         FieldIndex {
             key,
             min_rule: NONE,
-            eq_str: HashMap::new(),
+            eq_str: StrMap::default(),
             eq_other: Vec::new(),
             eq_other_min: NONE,
-            sw: HashMap::new(),
+            sw: StrMap::default(),
             sw_lens: Vec::new(),
             sw_min: NONE,
             ct: None,
-            ct_rule: Vec::new(),
-            ct_map: HashMap::new(),
+            ct_map: StrMap::default(),
             ct_empty: NONE,
             ct_min: NONE,
             rx: None,
@@ -97,7 +142,7 @@ impl FieldIndex {
 impl Index {
     pub(crate) fn build(rules: &[Rule]) -> Index {
         let mut by_field: Vec<FieldIndex> = Vec::new();
-        let mut needles: Vec<Vec<(Box<str>, u32)>> = Vec::new();
+        let mut needles: Vec<Vec<(&str, u32)>> = Vec::new();
         let mut patterns: Vec<Vec<(u32, &super::pyregex::Translated)>> = Vec::new();
         for (i, rule) in rules.iter().enumerate() {
             let r = u32::try_from(i).unwrap_or(NONE - 1);
@@ -124,9 +169,7 @@ impl Index {
                     };
                     for v in values {
                         match v {
-                            PyValue::Str(s) => {
-                                f.eq_str.entry(s.as_str().into()).or_insert(r);
-                            }
+                            PyValue::Str(s) => f.eq_str.insert_first(s, r),
                             other => {
                                 f.eq_other.push((r, other.clone()));
                                 f.eq_other_min = f.eq_other_min.min(r);
@@ -135,18 +178,18 @@ impl Index {
                     }
                 }
                 Operator::StartsWith => {
-                    f.sw.entry(rule.text.as_str().into()).or_insert(r);
+                    f.sw.insert_first(&rule.text, r);
                     if !f.sw_lens.contains(&rule.text.len()) {
                         f.sw_lens.push(rule.text.len());
                     }
                     f.sw_min = f.sw_min.min(r);
                 }
                 Operator::Contains => {
-                    f.ct_map.entry(rule.text.as_str().into()).or_insert(r);
+                    f.ct_map.insert_first(&rule.text, r);
                     if rule.text.is_empty() {
                         f.ct_empty = f.ct_empty.min(r);
-                    } else {
-                        needles[pos].push((rule.text.as_str().into(), r));
+                    } else if !needles[pos].iter().any(|(n, _)| *n == rule.text) {
+                        needles[pos].push((&rule.text, r));
                     }
                     f.ct_min = f.ct_min.min(r);
                 }
@@ -159,56 +202,58 @@ impl Index {
             }
         }
         for (pos, f) in by_field.iter_mut().enumerate() {
+            f.eq_str.finish();
+            f.sw.finish();
+            f.ct_map.finish();
             f.sw_lens.sort_unstable();
-            // Aho-Corasick: one pattern per distinct needle, mapped to its first rule.
-            let mut distinct: Vec<(Box<str>, u32)> = Vec::new();
-            for (n, r) in needles[pos].drain(..) {
-                if !distinct.iter().any(|(d, _)| *d == n) {
-                    distinct.push((n, r));
-                }
-            }
+            let distinct = &needles[pos];
             if !distinct.is_empty() {
-                let built = AhoCorasick::builder()
-                    .match_kind(MatchKind::Standard)
-                    .build(distinct.iter().map(|(n, _)| n.as_bytes()));
-                match built {
-                    Ok(ac) => {
-                        f.ct = Some(ac);
-                        f.ct_rule = distinct.iter().map(|(_, r)| *r).collect();
+                let small =
+                    || Needles::Small(distinct.iter().map(|(n, r)| ((*n).into(), *r)).collect());
+                f.ct = Some(if distinct.len() <= SMALL {
+                    small()
+                } else {
+                    match AhoCorasick::builder()
+                        .match_kind(MatchKind::Standard)
+                        .build(distinct.iter().map(|(n, _)| n.as_bytes()))
+                    {
+                        Ok(ac) => Needles::Automaton {
+                            ac,
+                            rules: distinct.iter().map(|(_, r)| *r).collect(),
+                        },
+                        Err(_) => small(),
                     }
-                    Err(_) => {
-                        // Cannot happen for these sizes; fall back to scanning needles.
-                        f.ct = None;
-                        f.ct_rule.clear();
-                        for (n, r) in distinct {
-                            f.ct_map.entry(n).or_insert(r);
-                        }
-                        f.ct_empty = NONE;
-                        f.ct_min = NONE;
-                    }
-                }
+                });
             }
             let pats = &patterns[pos];
             if !pats.is_empty() {
-                let empty_first = pats
-                    .iter()
-                    .find(|(_, t)| t.matches_empty)
-                    .map_or(NONE, |(r, _)| *r);
-                let set = RegexSetBuilder::new(pats.iter().map(|(_, t)| t.rust.as_str()))
-                    .size_limit(super::pyregex::SIZE_LIMIT.saturating_mul(8))
-                    .dfa_size_limit(16 << 20)
-                    .build();
-                f.rx = Some(match set {
-                    Ok(set) => Regexes::Set {
-                        set,
-                        rules: pats.iter().map(|(r, _)| *r).collect(),
-                        empty_first,
-                    },
-                    Err(_) => Regexes::Each(
+                let each = || {
+                    Regexes::Each(
                         pats.iter()
                             .map(|(r, t)| (*r, t.regex.clone(), t.matches_empty))
                             .collect(),
-                    ),
+                    )
+                };
+                f.rx = Some(if pats.len() <= SMALL {
+                    each()
+                } else {
+                    let empty_first = pats
+                        .iter()
+                        .find(|(_, t)| t.matches_empty)
+                        .map_or(NONE, |(r, _)| *r);
+                    match RegexSetBuilder::new(pats.iter().map(|(_, t)| t.rust.as_str()))
+                        .size_limit(super::pyregex::SIZE_LIMIT.saturating_mul(8))
+                        .dfa_size_limit(16 << 20)
+                        .build()
+                    {
+                        Ok(set) => Regexes::Set {
+                            set,
+                            rules: pats.iter().map(|(r, _)| *r).collect(),
+                            empty_first,
+                        },
+                        // too large for one set: one by one, in order
+                        Err(_) => each(),
+                    }
                 });
             }
         }
@@ -238,7 +283,7 @@ impl Index {
 
 impl FieldIndex {
     fn scan_str(&self, s: &str, best: &mut u32) {
-        if let Some(&r) = self.eq_str.get(s) {
+        if let Some(r) = self.eq_str.get(s) {
             *best = (*best).min(r);
         }
         if self.sw_min < *best {
@@ -246,9 +291,7 @@ impl FieldIndex {
                 if len > s.len() {
                     break;
                 }
-                if let Some(prefix) = s.get(..len)
-                    && let Some(&r) = self.sw.get(prefix)
-                {
+                if let Some(r) = s.get(..len).and_then(|prefix| self.sw.get(prefix)) {
                     *best = (*best).min(r);
                 }
             }
@@ -256,37 +299,29 @@ impl FieldIndex {
         if self.ct_min < *best {
             *best = (*best).min(self.ct_empty);
             match &self.ct {
-                Some(ac) => {
+                Some(Needles::Small(list)) => {
+                    for (n, r) in list {
+                        if *r >= *best {
+                            break;
+                        }
+                        if s.contains(&**n) {
+                            *best = *r;
+                            break;
+                        }
+                    }
+                }
+                Some(Needles::Automaton { ac, rules }) => {
                     for m in ac.find_overlapping_iter(s) {
-                        if let Some(&r) = self.ct_rule.get(m.pattern().as_usize()) {
+                        if let Some(&r) = rules.get(m.pattern().as_usize()) {
                             *best = (*best).min(r);
                         }
                     }
                 }
-                None => {
-                    for (n, &r) in &self.ct_map {
-                        if r < *best && s.contains(&**n) {
-                            *best = r;
-                        }
-                    }
-                }
+                None => {}
             }
         }
         if self.rx_min < *best {
             match &self.rx {
-                Some(Regexes::Set {
-                    set,
-                    rules,
-                    empty_first,
-                }) => {
-                    if s.is_empty() {
-                        *best = (*best).min(*empty_first);
-                    } else if let Some(i) = set.matches(s).iter().next()
-                        && let Some(&r) = rules.get(i)
-                    {
-                        *best = (*best).min(r);
-                    }
-                }
                 Some(Regexes::Each(list)) => {
                     for (r, re, matches_empty) in list {
                         if *r >= *best {
@@ -301,6 +336,18 @@ impl FieldIndex {
                             *best = *r;
                             break;
                         }
+                    }
+                }
+                Some(Regexes::Set {
+                    set,
+                    rules,
+                    empty_first,
+                }) => {
+                    if s.is_empty() {
+                        *best = (*best).min(*empty_first);
+                    } else if let Some(&r) = set.matches(s).iter().next().and_then(|i| rules.get(i))
+                    {
+                        *best = (*best).min(r);
                     }
                 }
                 None => {}
@@ -326,16 +373,14 @@ impl FieldIndex {
             match v {
                 Value::Array(items) => {
                     for item in items {
-                        if let Value::String(s) = item
-                            && let Some(&r) = self.ct_map.get(s.as_str())
-                        {
+                        if let Some(r) = item.as_str().and_then(|s| self.ct_map.get(s)) {
                             *best = (*best).min(r);
                         }
                     }
                 }
                 Value::Object(m) => {
                     for k in m.keys() {
-                        if let Some(&r) = self.ct_map.get(k.as_str()) {
+                        if let Some(r) = self.ct_map.get(k) {
                             *best = (*best).min(r);
                         }
                     }

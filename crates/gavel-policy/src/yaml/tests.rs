@@ -610,3 +610,66 @@ fn nothing_is_half_loaded() {
     ]);
     assert!(e.starts_with("b.yaml:2:28: rule 1 (\"broken\")"), "{e}");
 }
+
+#[test]
+fn large_indexes_agree_with_the_plain_scan() {
+    // More than 8 entries per operator and field, so the hash maps, the
+    // Aho-Corasick automaton and the RegexSet are used; overlapping values
+    // and tied priorities make the first-match order matter.
+    let pieces = ["a", "ab", "b", "abc", "ba", "c", "", "cab", "bb", "x"];
+    let patterns = [
+        "^a",
+        "b$",
+        "a|c",
+        "^(ab|ba)$",
+        "c.b",
+        "^$",
+        "\\d",
+        "bb",
+        "^x",
+        "a{2}",
+        "(?i)^AB",
+    ];
+    let mut text = String::from("rules:\n");
+    for i in 0..120 {
+        let op = ["equals", "starts_with", "contains", "matches", "in"][i % 5];
+        let field = if i % 3 == 0 { "f" } else { "action" };
+        let value = match op {
+            "matches" => format!("{:?}", patterns[i % patterns.len()]),
+            "in" => format!(
+                "[{:?}, {:?}, {}]",
+                pieces[i % 10],
+                pieces[(i + 3) % 10],
+                i % 4
+            ),
+            _ if i % 11 == 0 => format!("{}", i % 3),
+            _ => format!("{:?}", pieces[(i * 7) % 10]),
+        };
+        text.push_str(&format!(
+            "  - {{name: r{i}, priority: {}, action: {}, condition: {{field: {field}, operator: {op}, value: {value}}}}}\n",
+            i % 7,
+            if i % 2 == 0 { "allow" } else { "deny" }
+        ));
+    }
+    let r = ok(&[("big.yaml", &text)]);
+    assert_eq!(r.len(), 120);
+    let mut winners = std::collections::BTreeSet::new();
+    let targets = [
+        "", "a", "ab", "abc", "ba", "bab", "cab", "xyz", "b\n", "1", "aa", "AB", "q", "zz9",
+    ];
+    for t in targets {
+        for f in [
+            json!(t),
+            json!(1),
+            json!(["a", "ba"]),
+            json!({"ab": 1}),
+            json!(null),
+            json!(2.0),
+        ] {
+            let v = decide(&r, t, json!({"f": f}));
+            winners.insert(v.policy_name);
+            decide(&r, t, json!({}));
+        }
+    }
+    assert!(winners.len() >= 10, "{winners:?}");
+}
