@@ -64,9 +64,12 @@
 //!   and YAML 1.2 read differently: `yes`/`no`/`on`/`off` (and `y`/`n`),
 //!   `012`, `0o17`, `0b1`, `1_000`, `1e3`, `1:30`, `2001-12-14`, `<<`, `=`: quote
 //!   them to mean the string.
+//!   Load errors read `<file>:<line>:<column>: rule <n> ("<name>"): <problem>`,
+//!   `<n>` being the rule's 1-based position in its file.
 //! - Speed: rules are indexed per field (hash maps for `equals`/`in`/
 //!   `starts_with`, one Aho-Corasick automaton for `contains`, one `RegexSet`
-//!   for `matches`), keeping first-match-wins exact.
+//!   for `matches`; plain ordered scans for fields with few rules), keeping
+//!   first-match-wins exact.
 //!
 //! ## Cedar
 //!
@@ -113,10 +116,17 @@
 //! erroring policy and its error, and the policy name/id are the erroring ids.
 //! A context Cedar cannot represent (floats, nulls, integers beyond 64 bits), a
 //! request the schema rejects, or request entities that do not conform are
-//! denies too, with the reason. Otherwise the reason is
+//! denies too, with the reason (no policy name, policy id `default_deny`). Otherwise the reason is
 //! `Allowed by policy: <ids>`, `Denied by policy: <ids>` (the satisfied
 //! forbids) or `No matching permit - default deny` (policy id `default_deny`),
 //! ids joined with `,` in load order.
+//!
+//! Speed: a request is authorized against the policies its action can select
+//! (those without an action constraint, plus those naming the action or one of
+//! its ancestors in the entity store); the others would evaluate to false
+//! without error, so the answer is the same. Without a schema, plain contexts (strings,
+//! booleans, 64-bit integers, lists, objects) are converted to Cedar values
+//! directly; anything else goes through Cedar's JSON parser.
 //!
 //! A note on `in`: in Cedar, `in` is entity membership (hierarchy), not set
 //! membership. `context.command_pattern in ["git", "ls"]` with a string
