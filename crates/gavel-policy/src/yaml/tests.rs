@@ -673,3 +673,20 @@ fn large_indexes_agree_with_the_plain_scan() {
     }
     assert!(winners.len() >= 10, "{winners:?}");
 }
+
+#[test]
+fn bom_and_yaml_directive_load_like_pyyaml() {
+    // PyYAML skips a UTF-8 byte order mark and accepts a `%YAML 1.1` directive.
+    let r = ok(&[(
+        "bom.yaml",
+        "\u{feff}rules:\n  - {name: r, condition: {value: x}, action: allow}\n",
+    )]);
+    assert!(hit(&r, "x", json!({})));
+    let r = ok(&[(
+        "v.yaml",
+        "%YAML 1.1\n---\nrules:\n  - {name: r, condition: {value: x}}\n",
+    )]);
+    assert_eq!(r.len(), 1);
+    // tabs as indentation are invalid YAML for both
+    assert!(err(&[("t.yaml", "rules:\n\t- x\n")]).starts_with("t.yaml:2:"));
+}
