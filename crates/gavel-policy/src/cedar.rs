@@ -207,9 +207,10 @@ impl CedarEngine {
                 if let Some(first_err) = result.validation_errors().next() {
                     let count = result.validation_errors().count();
                     let file_no = origin.get(first_err.policy_id()).copied().unwrap_or(0);
-                    let (_, ppath, pbytes) =
-                        &policy_files[file_no.min(policy_files.len().saturating_sub(1))];
-                    let ptext = std::str::from_utf8(pbytes).ok();
+                    let (ppath, ptext) = match policy_files.get(file_no) {
+                        Some((_, p, b)) => (*p, std::str::from_utf8(b).ok()),
+                        None => (*path, None),
+                    };
                     let mut e = cedar_err(
                         ppath,
                         ptext,
