@@ -567,27 +567,35 @@ fn index_by_action(
 /// without `__` escapes). Anything else (floats, nulls, escapes) returns
 /// `None` and takes the JSON path, which also produces the error message.
 fn fast_context(m: &Map<String, Value>) -> Option<Context> {
-    fn value(v: &Value) -> Option<RestrictedExpression> {
+    /// Deeper values take the JSON path (which has its own limit).
+    const MAX_DEPTH: usize = 32;
+    fn value(v: &Value, depth: usize) -> Option<RestrictedExpression> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
         Some(match v {
             Value::String(s) => RestrictedExpression::new_string(s.clone()),
             Value::Bool(b) => RestrictedExpression::new_bool(*b),
             Value::Number(n) => RestrictedExpression::new_long(n.as_i64()?),
-            Value::Array(items) => {
-                RestrictedExpression::new_set(items.iter().map(value).collect::<Option<Vec<_>>>()?)
-            }
-            Value::Object(m) => RestrictedExpression::new_record(fields(m)?).ok()?,
+            Value::Array(items) => RestrictedExpression::new_set(
+                items
+                    .iter()
+                    .map(|i| value(i, depth + 1))
+                    .collect::<Option<Vec<_>>>()?,
+            ),
+            Value::Object(m) => RestrictedExpression::new_record(fields(m, depth + 1)?).ok()?,
             Value::Null => return None,
         })
     }
-    fn fields(m: &Map<String, Value>) -> Option<Vec<(String, RestrictedExpression)>> {
+    fn fields(m: &Map<String, Value>, depth: usize) -> Option<Vec<(String, RestrictedExpression)>> {
         if m.keys().any(|k| k.starts_with("__")) {
             return None;
         }
         m.iter()
-            .map(|(k, v)| value(v).map(|e| (k.clone(), e)))
+            .map(|(k, v)| value(v, depth).map(|e| (k.clone(), e)))
             .collect()
     }
-    Context::from_pairs(fields(m)?).ok()
+    Context::from_pairs(fields(m, 0)?).ok()
 }
 
 fn cedar_err_at(path: &Path, text: &str, snippet: &str, problem: &str) -> PolicyError {

@@ -10,6 +10,8 @@ use saphyr_parser::{Event, Parser, ScalarStyle, Tag};
 
 /// At most this many nodes per file, aliases expanded (a "billion laughs" guard).
 const MAX_NODES: usize = 1_000_000;
+/// At most this many nested collections (later steps recurse).
+const MAX_DEPTH: usize = 128;
 
 #[derive(Debug, Clone)]
 pub(crate) struct Node {
@@ -217,6 +219,13 @@ pub(crate) fn parse(text: &str) -> Result<Option<Node>, YamlError> {
                 _ => return Err(YamlError::at(line, col, "invalid YAML: unbalanced mapping")),
             },
         };
+        if stack.len() > MAX_DEPTH {
+            return Err(YamlError::at(
+                line,
+                col,
+                format!("collections nested more than {MAX_DEPTH} deep; flatten the file"),
+            ));
+        }
         if nodes > MAX_NODES {
             return Err(YamlError::at(
                 line,
