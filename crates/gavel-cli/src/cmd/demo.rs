@@ -25,12 +25,28 @@ const AGENT: &str = "did:mesh:gavel-demo-agent";
 
 /// The six actions and what the example policy must decide.
 const ACTIONS: [(&str, bool, &str); 6] = [
-    ("file:read:/workspace/main.py", true, "Allowed by rule: allow-workspace-read"),
+    (
+        "file:read:/workspace/main.py",
+        true,
+        "Allowed by rule: allow-workspace-read",
+    ),
     ("shell:python", true, "Allowed by rule: allow-safe-shell"),
     ("shell:git", true, "Allowed by rule: allow-safe-shell"),
-    ("shell:rm -rf /tmp", false, "Destructive shell command blocked"),
-    ("http:GET:169.254.169.254/metadata", false, "Cloud metadata endpoint blocked"),
-    ("file:write:/etc/shadow", false, "Writes to system directories blocked"),
+    (
+        "shell:rm -rf /tmp",
+        false,
+        "Destructive shell command blocked",
+    ),
+    (
+        "http:GET:169.254.169.254/metadata",
+        false,
+        "Cloud metadata endpoint blocked",
+    ),
+    (
+        "file:write:/etc/shadow",
+        false,
+        "Writes to system directories blocked",
+    ),
 ];
 
 const SCENARIOS: [(&str, SandboxBackend); 3] = [
@@ -56,7 +72,8 @@ struct Checks(Vec<Value>);
 
 impl Checks {
     fn check(&mut self, name: impl Into<String>, ok: bool, detail: impl Into<String>) -> bool {
-        self.0.push(json!({"name": name.into(), "ok": ok, "detail": detail.into()}));
+        self.0
+            .push(json!({"name": name.into(), "ok": ok, "detail": detail.into()}));
         ok
     }
     fn all_ok(&self) -> bool {
@@ -72,7 +89,11 @@ pub fn run(state: &StateDir, args: &DemoArgs) -> CmdResult {
             .join("demo")
             .join(gavel_receipt::time::now_millis().replace([':', '.'], "-")),
     };
-    if out.exists() && fs::read_dir(&out).map(|mut d| d.next().is_some()).unwrap_or(true) {
+    if out.exists()
+        && fs::read_dir(&out)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
         return Err(Failure::bad_input(format!(
             "--out {}: the directory exists and is not empty; the demo writes a fresh one",
             out.display()
@@ -91,7 +112,8 @@ pub fn run(state: &StateDir, args: &DemoArgs) -> CmdResult {
     keyfile::write_new(&key_path, &key)?;
     let public = public_hex(&key.verifying_key());
     fs::write(out.join("operator.pub"), format!("{public}\n")).map_err(io(&out))?;
-    let jwks = serde_json::to_string_pretty(&public_jwks(&key.verifying_key(), key.kid())).unwrap_or_default();
+    let jwks = serde_json::to_string_pretty(&public_jwks(&key.verifying_key(), key.kid()))
+        .unwrap_or_default();
     fs::write(out.join("operator.jwks.json"), jwks + "\n").map_err(io(&out))?;
     let policy_dir = out.join("policy");
     fs::create_dir_all(&policy_dir).map_err(io(&policy_dir))?;
@@ -101,7 +123,8 @@ pub fn run(state: &StateDir, args: &DemoArgs) -> CmdResult {
     let demo_state = StateDir::at(out.join("state"));
 
     let mut checks = Checks(Vec::new());
-    let nono_installed = gavel_sandbox::find_nono(std::env::var_os("PATH").as_deref(), &out).is_ok();
+    let nono_installed =
+        gavel_sandbox::find_nono(std::env::var_os("PATH").as_deref(), &out).is_ok();
 
     // 1. the six actions in each scenario, each scenario its own chain
     let mut scenarios = Vec::new();
@@ -122,7 +145,11 @@ pub fn run(state: &StateDir, args: &DemoArgs) -> CmdResult {
             checks.check(
                 format!("{name}: {action}"),
                 d.allowed == expect_allowed && d.reason == expect_reason,
-                format!("{} ({})", if d.allowed { "allow" } else { "deny" }, d.reason),
+                format!(
+                    "{} ({})",
+                    if d.allowed { "allow" } else { "deny" },
+                    d.reason
+                ),
             );
             if sample.is_null()
                 && let Some(r) = &d.receipt
@@ -137,7 +164,10 @@ pub fn run(state: &StateDir, args: &DemoArgs) -> CmdResult {
                 "sequence": d.receipt.as_ref().and_then(|r| r.payload.get("sequence").cloned()),
             }));
         }
-        let allow = decisions.iter().filter(|d| d["allowed"] == json!(true)).count();
+        let allow = decisions
+            .iter()
+            .filter(|d| d["allowed"] == json!(true))
+            .count();
         let mut s = json!({
             "name": name,
             "sandbox_backend": backend.as_str(),
@@ -153,13 +183,21 @@ pub fn run(state: &StateDir, args: &DemoArgs) -> CmdResult {
         if backend == SandboxBackend::Nono {
             s["nono_exercised"] = json!(nono_installed);
             if !nono_installed {
-                s["note"] = json!("nono is not installed: this scenario records ring 2 and the backend in the receipts, as the original example did, but nono itself was not exercised (install it with `cargo install nono-cli --version 0.81.0`)");
+                s["note"] = json!(
+                    "nono is not installed: this scenario records ring 2 and the backend in the receipts, as the original example did, but nono itself was not exercised (install it with `cargo install nono-cli --version 0.81.0`)"
+                );
             }
         }
         scenarios.push(s);
     }
-    let same_digest = scenarios.iter().all(|s| s["policy_digest"] == json!(digest));
-    checks.check("policy digest identical across scenarios", same_digest, digest.clone());
+    let same_digest = scenarios
+        .iter()
+        .all(|s| s["policy_digest"] == json!(digest));
+    checks.check(
+        "policy digest identical across scenarios",
+        same_digest,
+        digest.clone(),
+    );
 
     // 2. cross-verification of all receipts with the public key only
     let opts = VerifyOptions {
@@ -178,7 +216,11 @@ pub fn run(state: &StateDir, args: &DemoArgs) -> CmdResult {
             v.report.status.as_str(),
         );
     }
-    checks.check("cross-verification", valid == 18 && total == 18, format!("{valid}/{total} valid"));
+    checks.check(
+        "cross-verification",
+        valid == 18 && total == 18,
+        format!("{valid}/{total} valid"),
+    );
     let cross = json!({"valid": valid, "total": total, "status": if valid == total { "valid" } else { "invalid" }});
 
     // 3. tamper check on a copy of a nono receipt
@@ -190,14 +232,29 @@ pub fn run(state: &StateDir, args: &DemoArgs) -> CmdResult {
     fs::copy(&original, &before_path).map_err(io(&original))?;
     let mut tampered: Value = read_json(&before_path)?;
     tampered["payload"]["sandbox_backend"] = json!("sb_runtime_builtin");
-    fs::write(&after_path, serde_json::to_vec_pretty(&tampered).unwrap_or_default()).map_err(io(&after_path))?;
+    fs::write(
+        &after_path,
+        serde_json::to_vec_pretty(&tampered).unwrap_or_default(),
+    )
+    .map_err(io(&after_path))?;
     let before = verify_path(&before_path, &opts)?.report;
     let after = verify_path(&after_path, &opts)?.report;
-    let after_cause = after.receipts.first().and_then(|r| r.cause).map(|c| c.as_str()).unwrap_or("none");
+    let after_cause = after
+        .receipts
+        .first()
+        .and_then(|r| r.cause)
+        .map(|c| c.as_str())
+        .unwrap_or("none");
     checks.check(
         "tamper: sandbox_backend nono -> sb_runtime_builtin",
-        before.status == Status::Valid && after.status == Status::Invalid && after_cause == "invalid_signature",
-        format!("before {}, after {} ({after_cause})", before.status.as_str(), after.status.as_str()),
+        before.status == Status::Valid
+            && after.status == Status::Invalid
+            && after_cause == "invalid_signature",
+        format!(
+            "before {}, after {} ({after_cause})",
+            before.status.as_str(),
+            after.status.as_str()
+        ),
     );
     let tamper = json!({
         "receipt": original,
@@ -215,8 +272,15 @@ pub fn run(state: &StateDir, args: &DemoArgs) -> CmdResult {
     let r1: Value = read_json(&standalone.join(gavel::store::file_name(1)))?;
     let r2: Value = read_json(&standalone.join(gavel::store::file_name(2)))?;
     let hash1 = gavel_receipt::receipt_hash(&r1).unwrap_or_default();
-    let link = r2["payload"]["previousReceiptHash"].as_str().unwrap_or_default().to_owned();
-    checks.check("chain: receipt 2 links to receipt 1", link == hash1, format!("{link} == {hash1}"));
+    let link = r2["payload"]["previousReceiptHash"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    checks.check(
+        "chain: receipt 2 links to receipt 1",
+        link == hash1,
+        format!("{link} == {hash1}"),
+    );
     let gap_dir = out.join("chain-check");
     fs::create_dir_all(&gap_dir).map_err(io(&gap_dir))?;
     for seq in (1..=6).filter(|s| *s != 3) {
@@ -230,7 +294,11 @@ pub fn run(state: &StateDir, args: &DemoArgs) -> CmdResult {
         .find_map(|r| r.cause)
         .map(|c| c.as_str())
         .unwrap_or("none");
-    let gap_detail = gap.chain_problems.first().map(|p| p.detail.clone()).unwrap_or_default();
+    let gap_detail = gap
+        .chain_problems
+        .first()
+        .map(|p| p.detail.clone())
+        .unwrap_or_default();
     checks.check(
         "chain: removing receipt 3 breaks the chain",
         gap.status == Status::Invalid && gap_cause == "chain_break",
@@ -254,7 +322,10 @@ pub fn run(state: &StateDir, args: &DemoArgs) -> CmdResult {
         real_commands(&out, &key_path, "sb_runtime_builtin", &mut checks)?,
     );
     if nono_installed {
-        exec.insert("nono".into(), real_commands(&out, &key_path, "nono", &mut checks)?);
+        exec.insert(
+            "nono".into(),
+            real_commands(&out, &key_path, "nono", &mut checks)?,
+        );
     } else {
         exec.insert(
             "nono".into(),
@@ -325,19 +396,31 @@ fn sample_fields(payload: &Map<String, Value>) -> Value {
         "issuer_id",
         "issued_at",
     ];
-    Value::Object(keep.iter().filter_map(|k| payload.get(*k).map(|v| ((*k).to_owned(), v.clone()))).collect())
+    Value::Object(
+        keep.iter()
+            .filter_map(|k| payload.get(*k).map(|v| ((*k).to_owned(), v.clone())))
+            .collect(),
+    )
 }
 
 /// Runs an allowed read and a write into a system directory through `gavel exec`
 /// with `backend`, and returns what happened with the execution receipts' reports.
-fn real_commands(out: &Path, key: &Path, backend: &str, checks: &mut Checks) -> Result<Value, Failure> {
+fn real_commands(
+    out: &Path,
+    key: &Path,
+    backend: &str,
+    checks: &mut Checks,
+) -> Result<Value, Failure> {
     let workspace = out.join("workspace");
-    fs::create_dir_all(&workspace).map_err(|e| Failure::bad_input(format!("{}: {e}", workspace.display())))?;
+    fs::create_dir_all(&workspace)
+        .map_err(|e| Failure::bad_input(format!("{}: {e}", workspace.display())))?;
     let file = workspace.join("main.py");
     let content = "print('hello from the governed workspace')\n";
-    fs::write(&file, content).map_err(|e| Failure::bad_input(format!("{}: {e}", file.display())))?;
+    fs::write(&file, content)
+        .map_err(|e| Failure::bad_input(format!("{}: {e}", file.display())))?;
     let receipts = out.join("exec").join(backend).join("receipts");
-    let exe = std::env::current_exe().map_err(|e| Failure::bad_input(format!("cannot find the gavel binary: {e}")))?;
+    let exe = std::env::current_exe()
+        .map_err(|e| Failure::bad_input(format!("cannot find the gavel binary: {e}")))?;
     let run = |argv: &[&str]| -> Result<(Option<i32>, String, String), Failure> {
         let o = Command::new(&exe)
             .arg("exec")
@@ -354,6 +437,11 @@ fn real_commands(out: &Path, key: &Path, backend: &str, checks: &mut Checks) -> 
             .arg("--")
             .args(argv)
             .current_dir(&workspace)
+            // tools read dotfiles from HOME, which the sandbox does not let them read
+            // (git gives up on an unreadable ~/.gitconfig); a HOME that does not exist,
+            // as Debian gives `nobody`, is simply empty for them. It must not lie under
+            // a granted path either: nono keeps its state below HOME.
+            .env("HOME", "/nonexistent")
             .stdin(Stdio::null())
             .output()
             .map_err(|e| Failure::bad_input(format!("running gavel exec: {e}")))?;
@@ -368,12 +456,21 @@ fn real_commands(out: &Path, key: &Path, backend: &str, checks: &mut Checks) -> 
     checks.check(
         format!("exec ({backend}): allowed read of the workspace succeeds"),
         read_ok,
-        format!("{}{}", exit_text(read_code), if read_ok { String::new() } else { format!(": {}", read_err.trim()) }),
+        format!(
+            "{}{}",
+            exit_text(read_code),
+            if read_ok {
+                String::new()
+            } else {
+                format!(": {}", read_err.trim())
+            }
+        ),
     );
     // a program the policy allows (shell:git), writing where the profile forbids it
     let target = format!("/etc/gavel-demo-{}", std::process::id());
     let (write_code, _, write_err) = run(&["git", "init", "-q", &target])?;
-    let refused = write_code.is_some_and(|c| c != 0 && c < 125)
+    // the program's own failure status, not one of gavel's (125 error, 126 denied, 127 not found)
+    let refused = write_code.is_some_and(|c| c != 0 && !(125..=127).contains(&c))
         && write_err.contains("Permission denied")
         && !Path::new(&target).exists();
     checks.check(
@@ -387,7 +484,10 @@ fn real_commands(out: &Path, key: &Path, backend: &str, checks: &mut Checks) -> 
     if let Ok(rd) = fs::read_dir(&receipts) {
         let mut files: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
         files.sort();
-        for f in files.iter().filter(|f| f.extension().is_some_and(|e| e == "json")) {
+        for f in files
+            .iter()
+            .filter(|f| f.extension().is_some_and(|e| e == "json"))
+        {
             let v = read_json(f)?;
             if v["payload"]["type"] == json!("gavel:execution") {
                 executions.push(json!({
@@ -404,7 +504,10 @@ fn real_commands(out: &Path, key: &Path, backend: &str, checks: &mut Checks) -> 
     let expect_state = json!("enabled");
     checks.check(
         format!("exec ({backend}): two execution receipts, sandbox enabled"),
-        executions.len() == 2 && executions.iter().all(|e| e["sandbox_state"] == expect_state),
+        executions.len() == 2
+            && executions
+                .iter()
+                .all(|e| e["sandbox_state"] == expect_state),
         format!("{} execution receipts", executions.len()),
     );
     Ok(json!({
@@ -423,10 +526,23 @@ fn exit_text(code: Option<i32>) -> String {
 fn human(r: &Value) -> String {
     let mut s = String::new();
     let w = &mut s;
-    let _ = writeln!(w, "gavel demo: one policy, three sandbox backends, one operator key\n");
-    let _ = writeln!(w, "policy   {} ({})", r["policy_file"].as_str().unwrap_or(""), r["policy_digest"].as_str().unwrap_or(""));
+    let _ = writeln!(
+        w,
+        "gavel demo: one policy, three sandbox backends, one operator key\n"
+    );
+    let _ = writeln!(
+        w,
+        "policy   {} ({})",
+        r["policy_file"].as_str().unwrap_or(""),
+        r["policy_digest"].as_str().unwrap_or("")
+    );
     let _ = writeln!(w, "agent    {}", r["agent_id"].as_str().unwrap_or(""));
-    let _ = writeln!(w, "operator {} ({})\n", r["kid"].as_str().unwrap_or(""), r["public_key"].as_str().unwrap_or(""));
+    let _ = writeln!(
+        w,
+        "operator {} ({})\n",
+        r["kid"].as_str().unwrap_or(""),
+        r["public_key"].as_str().unwrap_or("")
+    );
     let _ = writeln!(w, "1. Decisions");
     for sc in r["scenarios"].as_array().into_iter().flatten() {
         let _ = writeln!(
@@ -448,15 +564,29 @@ fn human(r: &Value) -> String {
             let _ = writeln!(
                 w,
                 "     {:<5} {:<36} {}",
-                if d["allowed"] == json!(true) { "allow" } else { "deny" },
+                if d["allowed"] == json!(true) {
+                    "allow"
+                } else {
+                    "deny"
+                },
                 d["action"].as_str().unwrap_or(""),
                 d["reason"].as_str().unwrap_or("")
             );
         }
     }
-    let _ = writeln!(w, "   sample payload (nono): {}", r["scenarios"][1]["sample_payload"]);
+    let _ = writeln!(
+        w,
+        "   sample payload (nono): {}",
+        r["scenarios"][1]["sample_payload"]
+    );
     let c = &r["cross_verification"];
-    let _ = writeln!(w, "\n2. Cross-verification with the operator public key only: {}/{} {}", c["valid"], c["total"], c["status"].as_str().unwrap_or(""));
+    let _ = writeln!(
+        w,
+        "\n2. Cross-verification with the operator public key only: {}/{} {}",
+        c["valid"],
+        c["total"],
+        c["status"].as_str().unwrap_or("")
+    );
     let t = &r["tamper"];
     let _ = writeln!(
         w,
@@ -471,17 +601,36 @@ fn human(r: &Value) -> String {
     let _ = writeln!(
         w,
         "\n4. Chain check: receipt 2's previousReceiptHash {} receipt 1's hash {}",
-        if ch["linked"] == json!(true) { "equals" } else { "DIFFERS FROM" },
+        if ch["linked"] == json!(true) {
+            "equals"
+        } else {
+            "DIFFERS FROM"
+        },
         ch["receipt_1_hash"].as_str().unwrap_or("")
     );
-    let _ = writeln!(w, "   without receipt 3: {} ({}: {})", ch["after_removal"].as_str().unwrap_or(""), ch["cause"].as_str().unwrap_or(""), ch["detail"].as_str().unwrap_or(""));
+    let _ = writeln!(
+        w,
+        "   without receipt 3: {} ({}: {})",
+        ch["after_removal"].as_str().unwrap_or(""),
+        ch["cause"].as_str().unwrap_or(""),
+        ch["detail"].as_str().unwrap_or("")
+    );
     let _ = writeln!(w, "\n5. Real commands under gavel exec");
     for (name, e) in r["exec"].as_object().into_iter().flatten() {
         if e["exercised"] != json!(true) {
-            let _ = writeln!(w, "   {name}: not exercised: {}", e["why"].as_str().unwrap_or(""));
+            let _ = writeln!(
+                w,
+                "   {name}: not exercised: {}",
+                e["why"].as_str().unwrap_or("")
+            );
             continue;
         }
-        let _ = writeln!(w, "   {name}: {} -> exit {}", e["read"]["command"].as_str().unwrap_or(""), e["read"]["exit_code"]);
+        let _ = writeln!(
+            w,
+            "   {name}: {} -> exit {}",
+            e["read"]["command"].as_str().unwrap_or(""),
+            e["read"]["exit_code"]
+        );
         let _ = writeln!(
             w,
             "   {name}: {} -> exit {}: {}",
@@ -493,19 +642,33 @@ fn human(r: &Value) -> String {
             let _ = writeln!(w, "   {name}: enforcement report: {}", x["sandbox"]);
         }
     }
-    let _ = writeln!(w, "\n6. Receipts, key and report are in {}", r["out"].as_str().unwrap_or(""));
+    let _ = writeln!(
+        w,
+        "\n6. Receipts, key and report are in {}",
+        r["out"].as_str().unwrap_or("")
+    );
     let _ = writeln!(w, "   check them again with:");
     for cmd in r["verify_commands"].as_array().into_iter().flatten() {
         let _ = writeln!(w, "     {}", cmd.as_str().unwrap_or(""));
     }
-    let failed: Vec<&Value> = r["checks"].as_array().into_iter().flatten().filter(|c| c["ok"] != json!(true)).collect();
+    let failed: Vec<&Value> = r["checks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["ok"] != json!(true))
+        .collect();
     let total = r["checks"].as_array().map_or(0, Vec::len);
     if failed.is_empty() {
         let _ = writeln!(w, "\nall {total} checks came out as expected");
     } else {
         let _ = writeln!(w, "\n{} of {total} checks FAILED:", failed.len());
         for c in failed {
-            let _ = writeln!(w, "   {}: {}", c["name"].as_str().unwrap_or(""), c["detail"].as_str().unwrap_or(""));
+            let _ = writeln!(
+                w,
+                "   {}: {}",
+                c["name"].as_str().unwrap_or(""),
+                c["detail"].as_str().unwrap_or("")
+            );
         }
     }
     s
