@@ -15,7 +15,10 @@
 //! 4. Command not found: exit 127, and the decision receipt names the command as asked;
 //!    found but not executable: exit 126.
 //! 5. The sandbox is built before fork (Landlock ruleset, seccomp programs, C strings).
-//!    When that fails (no Landlock, a control the profile requires that this kernel
+//!    For gavel's own backend it is built while the policy loads on a second thread
+//!    (building it opens the profile's paths and compiles BPF, with no side effect);
+//!    its outcome is acted on only after an allow, so the observable order is the
+//!    one above. When building fails (no Landlock, a control the profile requires that this kernel
 //!    cannot enforce without `--allow-degraded`, a failed confinement step in the
 //!    child): an execution receipt with `sandbox_state: "unavailable"` and the cause in
 //!    `sandbox.cause`, nothing ran, exit 125.
@@ -216,22 +219,31 @@ fn receipt_note(path: Option<&PathBuf>, what: &str) -> String {
         .unwrap_or_default()
 }
 
-pub fn run(state: &StateDir, args: &ExecArgs) -> CmdResult {
+/// What the main thread gathers while the policy loads on another.
+struct Gathered {
+    options: Options,
+    cwd: PathBuf,
+    profile: Option<Profile>,
+    nono: Option<PathBuf>,
+    resolved: Result<PathBuf, SandboxError>,
+    req: request::ExecRequest,
+    /// gavel's own sandbox, built ahead (side-effect free; used only after an allow).
+    built: Option<Result<gavel_sandbox::Prepared, SandboxError>>,
+}
+
+/// Everything but the policy: bad input fails here, before anything is written.
+fn gather(args: &ExecArgs) -> Result<Gathered, Failure> {
     let backend = args.sign.sandbox_backend;
-    // 1. bad input: nothing is written
-    if backend == SandboxBackend::None && !args.allow_unsandboxed {
-        return Err(gavel_error(
-            "--sandbox-backend none runs the command without any sandbox; pass --allow-unsandboxed to accept that, or use sb_runtime_builtin, nono or openshell",
-        ));
-    }
-    let simulate_landlock_abi = simulated_abi()?;
+    let options = Options {
+        allow_degraded: args.allow_degraded,
+        simulate_landlock_abi: simulated_abi()?,
+    };
     let user_context = parse_context(&args.context).map_err(|f| gavel_error(f.message))?;
     let cwd = std::env::current_dir().map_err(|e| {
         gavel_error(format!(
             "cannot determine the current directory: {e}; run gavel exec from an existing directory"
         ))
     })?;
-    let policy = args.policy.load().map_err(|f| gavel_error(f.message))?;
     let profile = load_profile(args, &cwd)?;
     let path_env = search_path();
     let nono = if backend == SandboxBackend::Nono {
@@ -245,8 +257,6 @@ pub fn run(state: &StateDir, args: &ExecArgs) -> CmdResult {
     } else {
         None
     };
-
-    // 2. resolve, 3. decide (signed, durable before anything runs)
     let resolved = resolve_executable(&args.command[0], path_env.as_deref(), &cwd);
     let req = request::build(
         &args.command,
@@ -256,6 +266,56 @@ pub fn run(state: &StateDir, args: &ExecArgs) -> CmdResult {
         user_context,
     )
     .map_err(gavel_error)?;
+    let built = match (&profile, &resolved) {
+        (Some(p), Ok(exe)) if backend == SandboxBackend::SbRuntimeBuiltin => Some(
+            launch::build_confined(p, &options, exe, &args.command, &cwd),
+        ),
+        _ => None,
+    };
+    Ok(Gathered {
+        options,
+        cwd,
+        profile,
+        nono,
+        resolved,
+        req,
+        built,
+    })
+}
+
+pub fn run(state: &StateDir, args: &ExecArgs) -> CmdResult {
+    let backend = args.sign.sandbox_backend;
+    // 1. bad input: nothing is written
+    if backend == SandboxBackend::None && !args.allow_unsandboxed {
+        return Err(gavel_error(
+            "--sandbox-backend none runs the command without any sandbox; pass --allow-unsandboxed to accept that, or use sb_runtime_builtin, nono or openshell",
+        ));
+    }
+    // The policy (regular expressions, Cedar) loads on a second thread while this one
+    // reads the profile, resolves the command and builds the sandbox; both are joined
+    // before anything is written, and before any fork.
+    let (policy, gathered) = std::thread::scope(|scope| {
+        let policy = scope.spawn(|| args.policy.load());
+        let gathered = gather(args);
+        let policy = policy.join().unwrap_or_else(|_| {
+            Err(gavel_error(
+                "internal error: loading the policy failed unexpectedly; nothing was run",
+            ))
+        });
+        (policy, gathered)
+    });
+    let policy = policy.map_err(|f| gavel_error(f.message))?;
+    let Gathered {
+        options,
+        cwd,
+        profile,
+        nono,
+        resolved,
+        req,
+        built,
+    } = gathered?;
+
+    // 2. decide (signed, durable before anything runs)
     let key = operator_key(state, args.sign.key.as_ref()).map_err(|f| gavel_error(f.message))?;
     let gov = Governance::builder(policy)
         .state(state.clone())
@@ -295,7 +355,7 @@ pub fn run(state: &StateDir, args: &ExecArgs) -> CmdResult {
         ));
     }
 
-    // 4. not found / not executable: nothing runs
+    // 3. not found / not executable: nothing runs
     let exe = match resolved {
         Ok(p) => p,
         Err(e) => {
@@ -309,27 +369,24 @@ pub fn run(state: &StateDir, args: &ExecArgs) -> CmdResult {
         }
     };
 
-    // 5. build the sandbox, 6. fork + confine + exec
+    // 4. the sandbox (built ahead for gavel's backend), 5. fork + confine + exec
     let setup = launch::Setup {
         backend,
         profile: profile.as_ref(),
-        options: Options {
-            allow_degraded: args.allow_degraded,
-            simulate_landlock_abi,
-        },
+        options,
         exe: &exe,
         argv: &args.command,
         cwd: &cwd,
         nono: nono.as_deref(),
         state_dir: state.root(),
     };
-    let started = launch::prepare_launch(&setup).and_then(launch::Ready::spawn);
+    let started = launch::prepare_launch(&setup, built).and_then(launch::Ready::spawn);
     let started = match started {
         Ok(s) => s,
         Err(ns) => return Err(not_started(&gov, &decision, &req.tool_name, ns)),
     };
 
-    // 7. wait (signals are forwarded meanwhile), then sign what ran
+    // 6. wait (signals are forwarded meanwhile), then sign what ran
     match started.wait() {
         Ok(done) => {
             let f = &done.finished;

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# `gavel exec --profile-name read-only -- /bin/true` (release build: a signed decision
+# receipt made durable before the fork, Landlock + seccomp applied in the child, a
+# signed execution receipt made durable after it; each durable write is an fsync of the
+# receipt and of its directory), side by side in ONE hyperfine run with plain
+# /bin/true, `bwrap --ro-bind / / /bin/true` and `nono run -r /tmp -- /bin/true`.
+# Then the peak RSS of the gavel process (GNU time's %M: ru_maxrss of gavel and of the
+# /bin/true it reaped, i.e. gavel's own peak).
+#
+# The receipts directory is a fresh temporary directory on disk (under BENCH_DIR), never
+# tmpfs: an fsync there is real.
+#
+# The example policy (examples/policies) does not allow `shell:true` (only ls, cat,
+# grep, python, pip, git, curl), so gavel would deny /bin/true with exit 126 and never
+# run it. The benchmark uses a copy of the example policy with one more rule allowing
+# exactly `shell:true`: the same rules, regular expressions and load cost, plus one.
+#
+# usage: bench/exec.sh [RUNS]       (default 300)
+# env:   CARGO_TARGET_DIR (default target), BENCH_DIR (default $CARGO_TARGET_DIR/bench-exec)
+# needs: hyperfine, bwrap, nono 0.81.0, GNU time, python3 (installed when missing:
+#        apt-get for hyperfine, bubblewrap and time; cargo install for nono-cli)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+runs=${1:-300}
+target=${CARGO_TARGET_DIR:-$root/target}
+export PATH="$HOME/.cargo/bin:$PATH"
+
+need_apt=()
+command -v hyperfine >/dev/null 2>&1 || need_apt+=(hyperfine)
+command -v bwrap >/dev/null 2>&1 || need_apt+=(bubblewrap)
+[ -x /usr/bin/time ] || need_apt+=(time)
+if [ ${#need_apt[@]} -gt 0 ]; then
+    echo "bench/exec.sh: installing ${need_apt[*]}" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
+fi
+if ! command -v nono >/dev/null 2>&1; then
+    echo "bench/exec.sh: installing nono-cli 0.81.0 (cargo install; takes several minutes once)" >&2
+    cargo install --locked nono-cli --version 0.81.0 || cargo install nono-cli --version 0.81.0
+fi
+
+cargo build --release --quiet -p gavel-cli
+gavel="$target/release/gavel"
+
+bench_dir=${BENCH_DIR:-$target/bench-exec}
+mkdir -p "$bench_dir"
+tmp=$(mktemp -d "$bench_dir/run.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+state="$tmp/state"
+receipts="$tmp/receipts"
+policy="$tmp/policy"
+mkdir -p "$policy"
+cp "$root/examples/policies/sandbox-policy.yaml" "$policy/"
+cat >> "$policy/sandbox-policy.yaml" <<'EOF'
+  - name: allow-true-for-the-exec-benchmark
+    condition: {field: action, operator: equals, value: "shell:true"}
+    action: allow
+    priority: 80
+EOF
+"$gavel" policy check --policy-dir "$policy" >/dev/null
+# the operator key exists before timing starts (its creation is a one-time cost)
+"$gavel" --state-dir "$state" keys generate >/dev/null
+
+gavel_exec="$gavel --state-dir $state exec --profile-name read-only --policy-dir $policy --receipts-dir $receipts -- /bin/true"
+# must run /bin/true (exit 0), not be denied (126) or refused (125)
+$gavel_exec
+
+abi=$(python3 -c 'import json,sys,glob; print(json.load(open(sorted(glob.glob(sys.argv[1]+"/*.json"))[-1]))["payload"]["sandbox"]["landlock_abi"])' "$receipts")
+echo "== Linux $(uname -r), Landlock ABI $abi, $(nproc) cores, receipts on $(df -T "$tmp" | awk 'NR==2 {print $2 " " $1}')"
+
+json="$bench_dir/exec.json"
+md="$bench_dir/exec.md"
+hyperfine -N --warmup 20 --runs "$runs" --export-json "$json" --export-markdown "$md" \
+    -n "gavel exec (read-only, 2 durable receipts)" "$gavel_exec" \
+    -n "/bin/true" "/bin/true" \
+    -n "bwrap --ro-bind / / /bin/true" "bwrap --ro-bind / / /bin/true" \
+    -n "nono run -r /tmp -- /bin/true" "nono run -r /tmp -- /bin/true"
+
+# peak RSS of gavel exec, 30 runs
+rss="$bench_dir/exec-rss.txt"
+: > "$rss"
+for _ in $(seq 30); do
+    /usr/bin/time -a -o "$rss" -f %M $gavel_exec
+done
+
+python3 - "$json" "$rss" <<'EOF'
+import json, statistics, sys
+r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
+def p(x, q):
+    t = sorted(x["times"])
+    return t[min(len(t) - 1, int(q * len(t)))] * 1e3
+g = r["gavel exec (read-only, 2 durable receipts)"]
+for name, x in r.items():
+    print(f"{name:45} p50 {x['median'] * 1e3:7.2f} ms   p90 {p(x, 0.9):7.2f} ms   mean {x['mean'] * 1e3:7.2f} ms")
+for name in ("/bin/true", "bwrap --ro-bind / / /bin/true", "nono run -r /tmp -- /bin/true"):
+    print(f"{name:45} / gavel exec (p50): {r[name]['median'] / g['median']:.2f}x")
+kb = [int(l) for l in open(sys.argv[2]) if l.strip().isdigit()]
+print(f"gavel exec peak RSS: median {statistics.median(kb) / 1024:.1f} MiB, max {max(kb) / 1024:.1f} MiB ({len(kb)} runs)")
+EOF
+n=$(find "$receipts" -name '*.json' | wc -l)
+echo "receipts written: $n"
+"$gavel" verify "$receipts" --key "$("$gavel" --state-dir "$state" public-key)" | head -1
+echo "results: $json, $md"
