@@ -927,17 +927,36 @@ fn the_execution_receipt_cannot_be_written_after_the_command_ran() {
     );
 }
 
+/// The `Agent` namespace of cedar-agent-schemas (VeritasActa/cedar-agent-schemas,
+/// `schemas/agent-actions.cedarschema.json`), in the Cedar schema syntax.
+const AGENT_SCHEMA: &str = r#"namespace Agent {
+  entity Principal = { agent_id: String, trust_score: __cedar::decimal, ring: Long, session_id?: String };
+  entity File = { path: String, owner_uid?: Long };
+  entity Endpoint = { host: String, port: Long, protocol: String };
+  entity Tool = { name: String, server?: String };
+  entity Executable = { path: String, trusted?: Bool };
+  action exec appliesTo { principal: Principal, resource: Executable, context: { command: String, argv: Set<String>, cwd?: String, uid?: Long } };
+  action open appliesTo { principal: Principal, resource: File, context: { mode: String, size_bytes?: Long } };
+  action connect appliesTo { principal: Principal, resource: Endpoint, context: { tls: Bool, method?: String, url?: String } };
+  action request_tool appliesTo { principal: Principal, resource: Tool, context: { args_hash: String, transport?: String } };
+}
+"#;
+
 #[test]
-fn cedar_decides_on_the_resolved_executable() {
+fn cedar_decides_on_the_resolved_executable_with_the_agent_schema() {
     let w = Ws::new();
     let dir = w.base.join("cedar");
     std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("agent.cedarschema"), AGENT_SCHEMA).unwrap();
+    // the probe is reached through a symlink: Cedar sees the resolved path
+    let link = w.ws.join("probe-link");
+    std::os::unix::fs::symlink(probe(), &link).unwrap();
     std::fs::write(
         dir.join("exec.cedar"),
         format!(
-            "@id(\"probe-hello\")\npermit (principal == Agent::Principal::\"did:example:a\", action == Agent::Action::\"exec\", resource == Agent::Executable::\"{}\")\n  when {{ context.argv.contains(\"hello\") && context.executable == \"{}\" }};\n",
+            "@id(\"probe-hello\")\npermit (principal == Agent::Principal::\"did:example:a\", action == Agent::Action::\"exec\", resource is Agent::Executable)\n  when {{ resource.path == \"{}\" && context.argv.contains(\"hello\") && context has cwd && context.cwd == \"{}\" }};\n",
             s(&probe()),
-            s(&probe())
+            s(&w.ws),
         ),
     )
     .unwrap();
@@ -950,19 +969,23 @@ fn cedar_decides_on_the_resolved_executable() {
                 "--profile",
                 profile.to_str().unwrap(),
                 "--context",
-                r#"{"agent_did":"did:example:a"}"#,
+                r#"{"agent_did":"did:example:a","ring":3,"trust_score":0.9}"#,
             ],
-            &[probe().to_str().unwrap(), arg],
+            &["./probe-link", arg],
         )
     };
     let o = run("hello");
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(probe_json(&o)["op"], json!("hello"));
     let d = &read_receipts(&w.receipts())[0]["payload"];
     assert_eq!(d["policy_engine"], json!("cedar"));
     assert_eq!(d["policy_id"], json!("probe-hello"));
+    assert_eq!(d["tool_name"], json!(s(&probe())));
+    // another argument: no permit, nothing runs
     let o = run("status");
     assert_eq!(o.status.code(), Some(126), "{}", stderr(&o));
     assert_eq!(stdout(&o), "");
+    assert!(stderr(&o).contains("No matching permit"), "{}", stderr(&o));
 }
 
 // ---------------------------------------------------------------------------------

@@ -42,11 +42,16 @@
 //!   `/usr/bin/cat` and `./cat` all decide as `shell:cat`).
 //! - Cedar: principal from `agent_did`, `Agent::Action::"exec"` on
 //!   `Agent::Executable::"<resolved path>"` (the name as given when it does not resolve).
-//! - Context, both engines: the `--context` object plus `command` (the command line
-//!   joined with spaces), `argv` (array), `executable` (the resolved path; absent when
-//!   the command does not resolve), `cwd` and `uid`. `--context` may not set these five
-//!   itself: gavel refuses rather than let an agent describe its command differently
-//!   from what runs.
+//! - Context: the `--context` object plus `command` (the command line joined with
+//!   spaces), `argv` (array), `executable` (the resolved path; absent when the command
+//!   does not resolve), `cwd` and `uid`. `--context` may not set these five itself:
+//!   gavel refuses rather than let an agent describe its command differently from what
+//!   runs. For Cedar, `executable` is left out of the context: the resolved path is
+//!   the resource (`resource.path`), and the context is then exactly the `exec` context
+//!   of cedar-agent-schemas (`command`, `argv`, `cwd`, `uid`), which a schema-validated
+//!   request requires (an extra key would be a validation error, hence a deny). With
+//!   that schema the principal also needs `ring` and `trust_score`: pass them in
+//!   `--context` (gavel takes them out of the context as principal attributes).
 //! - Receipts: `tool_name` is the resolved executable path, or the name as asked when
 //!   it does not resolve. Raw arguments never appear in a receipt, only the digest.
 //!
@@ -81,7 +86,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use gavel::StateDir;
 use gavel::governance::{Decision, DecisionRequest, ExecutionRecord, Governance, SandboxBackend};
-use gavel_policy::{AgentAction, CedarShape};
+use gavel_policy::{AgentAction, CedarShape, Engine};
 use gavel_sandbox::{Options, Profile, SandboxError, find_nono, resolve_executable};
 
 use super::common::{PolicyArgs, SignArgs, operator_key, parse_context};
@@ -105,8 +110,9 @@ decision_ref is the binding.
 
 Request: action shell:<base name of the program as given>; Cedar: Agent::Action::\"exec\"
 on Agent::Executable::\"<resolved path>\". Context: --context plus command, argv,
-executable, cwd, uid (which --context may not set). Receipt tool_name: the resolved
-path (the name as asked when it does not resolve).
+executable, cwd, uid (which --context may not set); for Cedar without executable (it
+is the resource), as cedar-agent-schemas' exec context. Receipt tool_name: the
+resolved path (the name as asked when it does not resolve).
 
 Backends: sb_runtime_builtin (ring 3, gavel's Landlock + seccomp, sandbox_state
 enabled); nono (ring 2, `nono run` with the profile translated to its flags; nono must
@@ -314,6 +320,10 @@ pub fn run(state: &StateDir, args: &ExecArgs) -> CmdResult {
         req,
         built,
     } = gathered?;
+    let req = match policy.engine() {
+        Engine::Cedar => req.for_cedar(),
+        Engine::YamlRules => req,
+    };
 
     // 2. decide (signed, durable before anything runs)
     let key = operator_key(state, args.sign.key.as_ref()).map_err(|f| gavel_error(f.message))?;

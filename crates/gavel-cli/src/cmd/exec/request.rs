@@ -35,6 +35,17 @@ pub fn program_basename(program: &std::ffi::OsStr) -> String {
         .unwrap_or_else(|| lossy(program))
 }
 
+impl ExecRequest {
+    /// The request as Cedar sees it: the resolved path is the resource
+    /// (`Agent::Executable::"<path>"`, attribute `path`), so `executable` leaves the
+    /// context, whose shape is then exactly `exec`'s in cedar-agent-schemas (`command`,
+    /// `argv`, `cwd`, `uid`): a schema-validated request would refuse the extra key.
+    pub fn for_cedar(mut self) -> Self {
+        self.context.remove("executable");
+        self
+    }
+}
+
 /// Builds the request. `user` is the `--context` object; it must not hold any of
 /// [`GAVEL_CONTEXT_KEYS`].
 pub fn build(
@@ -114,6 +125,22 @@ mod tests {
             !r.context.contains_key("executable"),
             "absent when it does not resolve"
         );
+    }
+
+    #[test]
+    fn cedar_sees_the_executable_as_the_resource_only() {
+        let r = build(
+            &os(&["cat", "x"]),
+            Some(Path::new("/usr/bin/cat")),
+            Path::new("/w"),
+            0,
+            Map::new(),
+        )
+        .unwrap()
+        .for_cedar();
+        assert!(!r.context.contains_key("executable"));
+        assert_eq!(r.tool_name, "/usr/bin/cat");
+        assert_eq!(r.context["argv"], json!(["cat", "x"]));
     }
 
     #[test]
