@@ -42,6 +42,7 @@ struct Proxy {
     stdin: Option<ChildStdin>,
     lines: Receiver<Vec<u8>>,
     stderr: Arc<Mutex<Vec<u8>>>,
+    stderr_reader: Option<std::thread::JoinHandle<()>>,
     log: PathBuf,
     sync_n: u32,
 }
@@ -93,7 +94,7 @@ impl Proxy {
         let stderr = Arc::new(Mutex::new(Vec::new()));
         let mut err_pipe = child.stderr.take().unwrap();
         let sink = Arc::clone(&stderr);
-        std::thread::spawn(move || {
+        let stderr_reader = std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
             while let Ok(n) = err_pipe.read(&mut buf) {
                 if n == 0 {
@@ -107,6 +108,7 @@ impl Proxy {
             child,
             lines: rx,
             stderr,
+            stderr_reader: Some(stderr_reader),
             log,
             sync_n: 0,
         }
@@ -187,8 +189,10 @@ impl Proxy {
         let start = Instant::now();
         loop {
             if let Some(st) = self.child.try_wait().unwrap() {
-                // let the stderr reader drain
-                std::thread::sleep(Duration::from_millis(50));
+                // the proxy and its server are gone: stderr is at its end
+                if let Some(h) = self.stderr_reader.take() {
+                    let _ = h.join();
+                }
                 return st;
             }
             if start.elapsed() > PATIENCE {
