@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# What `gavel mcp-proxy` adds per call: N sequential tools/call round trips to a stub
+# MCP server (tests/mcp/fake_server.py, which answers at once), directly and through
+# the proxy (release build, YAML policy, one signed durable receipt per call, the
+# receipts on the same disk as the repository), alternating rounds. Reports p50 and
+# mean per call, and their differences.
+#
+# usage: bench/mcp.sh [N] [ROUNDS]       (defaults: 1000 calls, 3 rounds)
+# env:   CARGO_TARGET_DIR (default target), BENCH_DIR (default $CARGO_TARGET_DIR/bench-mcp)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+n=${1:-1000}
+rounds=${2:-3}
+target=${CARGO_TARGET_DIR:-$root/target}
+cargo build --release --quiet -p gavel-cli
+gavel="$target/release/gavel"
+bench_dir=${BENCH_DIR:-$target/bench-mcp}
+mkdir -p "$bench_dir"
+server=(python3 "$root/crates/gavel-cli/tests/mcp/fake_server.py")
+policy="$root/crates/gavel-cli/tests/mcp/policy"
+
+run() {
+    local state
+    state=$(mktemp -d "$bench_dir/state.XXXXXX")
+    python3 "$root/bench/mcp_calls.py" --gavel "$gavel" --policy-dir "$policy" \
+        --state-dir "$state" --n "$n" --rounds "$rounds" "$@" -- "${server[@]}"
+    printf 'receipts written: %s\n' "$(find "$state/receipts" -name '*.json' | wc -l)" >&2
+    rm -rf "$state"
+}
+
+# The floor under any durable receipt: what fsync costs on this disk right now (the
+# receipt store fsyncs the receipt file and then its directory, per receipt).
+probe() {
+    python3 - "$bench_dir" <<'PY'
+import os, statistics, sys, time
+os.chdir(sys.argv[1])
+fd = os.open("fsync-probe", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+dfd = os.open(".", os.O_RDONLY)
+f, d = [], []
+for _ in range(100):
+    os.write(fd, b"x" * 700)
+    t = time.perf_counter(); os.fsync(fd); f.append(time.perf_counter() - t)
+    t = time.perf_counter(); os.fsync(dfd); d.append(time.perf_counter() - t)
+os.close(fd); os.close(dfd); os.unlink("fsync-probe")
+print("== fsync on %s: file p50 %.0f us, directory p50 %.0f us (load average %.1f)"
+      % (os.getcwd(), statistics.median(f) * 1e6, statistics.median(d) * 1e6, os.getloadavg()[0]))
+PY
+}
+probe
+
+echo "== decision receipts only (default)"
+run
+echo "== with --execution-receipts"
+run --proxy-flag=--execution-receipts
+probe
