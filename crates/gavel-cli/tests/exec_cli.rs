@@ -835,11 +835,11 @@ fn without_landlock_gavel_refuses_and_runs_nothing() {
     }
 }
 
-#[test]
-fn sigterm_to_gavel_reaches_the_child() {
-    let w = Ws::new();
+/// Starts `gavel exec -- sleep 30` (workspace profile) and returns it once gavel has
+/// a child that satisfies `ready` (given the child's pid).
+fn gavel_sleeping(w: &Ws, ready: impl Fn(&str) -> bool) -> (std::process::Child, String) {
     let pd = exec_policies();
-    let mut child = w
+    let child = w
         .command(
             &[
                 "--policy-dir",
@@ -854,25 +854,26 @@ fn sigterm_to_gavel_reaches_the_child() {
         .spawn()
         .unwrap();
     let pid = child.id();
-    // wait until gavel's child has exec'd sleep
     let children = format!("/proc/{pid}/task/{pid}/children");
     let started = std::time::Instant::now();
-    let sleeper = loop {
+    loop {
         let kids = std::fs::read_to_string(&children).unwrap_or_default();
-        let found = kids.split_whitespace().find(|k| {
-            std::fs::read_to_string(format!("/proc/{k}/comm")).is_ok_and(|c| c.trim() == "sleep")
-        });
-        if let Some(k) = found {
-            break k.to_owned();
+        if let Some(k) = kids.split_whitespace().find(|k| ready(k)) {
+            return (child, k.to_owned());
         }
         assert!(
             started.elapsed() < std::time::Duration::from_secs(20),
             "the command never started"
         );
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    };
+        std::thread::yield_now();
+    }
+}
+
+/// Sends SIGTERM to gavel; asserts that gavel exits 128+15 (it did not die of the
+/// signal), that the command is gone, and that the execution receipt names SIGTERM.
+fn assert_sigterm_forwarded(w: &Ws, mut child: std::process::Child, kid: &str) {
     // SAFETY: plain kill(2) of the gavel process this test started.
-    assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGTERM) }, 0);
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
     let status = child.wait().unwrap();
     let mut err = String::new();
     child
@@ -887,12 +888,34 @@ fn sigterm_to_gavel_reaches_the_child() {
         "gavel exits with the child's status instead of dying of the signal: {status:?} {err}"
     );
     assert!(
-        !Path::new(&format!("/proc/{sleeper}")).exists(),
+        !Path::new(&format!("/proc/{kid}")).exists(),
         "the child is gone"
     );
     let e = read_receipts(&w.receipts()).pop().unwrap();
+    assert_eq!(e["payload"]["type"], json!("gavel:execution"));
     assert_eq!(e["payload"]["signal"], json!("SIGTERM"));
     assert!(e["payload"]["tool_duration_ms"].as_f64().unwrap() < 30_000.0);
+}
+
+#[test]
+fn sigterm_to_gavel_reaches_the_child() {
+    let w = Ws::new();
+    let (child, kid) = gavel_sleeping(&w, |k| {
+        std::fs::read_to_string(format!("/proc/{k}/comm")).is_ok_and(|c| c.trim() == "sleep")
+    });
+    assert_sigterm_forwarded(&w, child, &kid);
+}
+
+/// A signal that arrives right after the fork, before the command has exec'd and the
+/// forwarding is in place, is held back and then forwarded: it never kills gavel
+/// (which would leave a command that ran without an execution receipt).
+#[test]
+fn sigterm_right_after_the_fork_is_forwarded_too() {
+    for _ in 0..5 {
+        let w = Ws::new();
+        let (child, kid) = gavel_sleeping(&w, |_| true);
+        assert_sigterm_forwarded(&w, child, &kid);
+    }
 }
 
 #[test]

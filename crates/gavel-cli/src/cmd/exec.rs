@@ -24,7 +24,10 @@
 //!    `sandbox.cause`, nothing ran, exit 125.
 //! 6. Fork, confine in the child, exec; gavel waits and forwards SIGINT, SIGTERM,
 //!    SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT and SIGTSTP to the child's
-//!    process group.
+//!    process group. Those signals are blocked in gavel from just before the fork until
+//!    the forwarding is in place, so one that arrives meanwhile is forwarded rather than
+//!    killing gavel; after the command ended they are held back (and dropped at exit)
+//!    so that the execution receipt is always written.
 //! 7. The execution receipt: `exit_code` (or `signal` with its name),
 //!    `tool_duration_ms`, `sandbox_state` and the enforcement report as applied in the
 //!    child. It is the next receipt this process writes into the chain, and names the
@@ -390,14 +393,25 @@ pub fn run(state: &StateDir, args: &ExecArgs) -> CmdResult {
         nono: nono.as_deref(),
         state_dir: state.root(),
     };
-    let started = launch::prepare_launch(&setup, built).and_then(launch::Ready::spawn);
-    let started = match started {
+    let ready = match launch::prepare_launch(&setup, built) {
+        Ok(r) => r,
+        Err(ns) => return Err(not_started(&gov, &decision, &req.tool_name, ns)),
+    };
+    // From here on a signal sent to gavel is for the command: it stays blocked until the
+    // forwarding handlers are in place (once the child has exec'd), then is forwarded.
+    let mask = launch::block_forwarded();
+    let started = match ready.spawn() {
         Ok(s) => s,
         Err(ns) => return Err(not_started(&gov, &decision, &req.tool_name, ns)),
     };
+    launch::restore_mask(&mask);
 
-    // 6. wait (signals are forwarded meanwhile), then sign what ran
-    match started.wait() {
+    // 6. wait (signals are forwarded meanwhile), then sign what ran; once the command
+    // has ended, signals are held back (and dropped at exit) so that the execution
+    // receipt is always written
+    let waited = started.wait();
+    let _ = launch::block_forwarded();
+    match waited {
         Ok(done) => {
             let f = &done.finished;
             let status = f.shell_status();

@@ -371,3 +371,39 @@ pub struct Lost {
     /// The `sandbox` member, with the `cause`.
     pub report: Value,
 }
+
+/// The signal mask of this thread, to put back with [`restore_mask`].
+pub struct SavedMask(libc::sigset_t);
+
+/// Blocks the signals gavel forwards ([`gavel_sandbox::FORWARDED_SIGNALS`]) on this
+/// (the only) thread and returns the previous mask.
+///
+/// gavel-sandbox installs its forwarding handlers once the child has exec'd; a signal
+/// that arrives between fork and then would otherwise kill gavel with its default
+/// action (and the command with it, through the parent-death signal) and leave no
+/// execution receipt. Blocked, it waits, and is forwarded as soon as the mask is
+/// restored after the spawn. The child starts with an empty mask (gavel-sandbox sets
+/// it), so blocking here never reaches the command.
+pub fn block_forwarded() -> SavedMask {
+    // SAFETY: sigset operations on stack values; pthread_sigmask changes only this
+    // thread's mask and writes the previous one into `old`.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for sig in gavel_sandbox::FORWARDED_SIGNALS {
+            libc::sigaddset(&mut set, sig);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
+        SavedMask(old)
+    }
+}
+
+/// Restores a mask saved by [`block_forwarded`]; blocked signals that arrived meanwhile
+/// are delivered now.
+pub fn restore_mask(saved: &SavedMask) {
+    // SAFETY: sets this thread's mask to a value previously returned by the kernel.
+    unsafe {
+        libc::pthread_sigmask(libc::SIG_SETMASK, &saved.0, std::ptr::null_mut());
+    }
+}
