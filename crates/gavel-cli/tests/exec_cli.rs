@@ -839,7 +839,7 @@ fn without_landlock_gavel_refuses_and_runs_nothing() {
 /// a child that satisfies `ready` (given the child's pid).
 fn gavel_sleeping(w: &Ws, ready: impl Fn(&str) -> bool) -> (std::process::Child, String) {
     let pd = exec_policies();
-    let child = w
+    let mut child = w
         .command(
             &[
                 "--policy-dir",
@@ -861,10 +861,11 @@ fn gavel_sleeping(w: &Ws, ready: impl Fn(&str) -> bool) -> (std::process::Child,
         if let Some(k) = kids.split_whitespace().find(|k| ready(k)) {
             return (child, k.to_owned());
         }
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(20),
-            "the command never started"
-        );
+        if started.elapsed() > std::time::Duration::from_secs(20) {
+            let _ = child.kill();
+            let status = child.wait();
+            panic!("the command never started: gavel {status:?}");
+        }
         std::thread::yield_now();
     }
 }
