@@ -856,10 +856,10 @@ fn gavel_sleeping(w: &Ws, ready: impl Fn(&str) -> bool) -> (std::process::Child,
     let pid = child.id();
     let children = format!("/proc/{pid}/task/{pid}/children");
     let started = std::time::Instant::now();
-    loop {
+    let kid = loop {
         let kids = std::fs::read_to_string(&children).unwrap_or_default();
         if let Some(k) = kids.split_whitespace().find(|k| ready(k)) {
-            return (child, k.to_owned());
+            break k.to_owned();
         }
         if started.elapsed() > std::time::Duration::from_secs(20) {
             let _ = child.kill();
@@ -867,7 +867,8 @@ fn gavel_sleeping(w: &Ws, ready: impl Fn(&str) -> bool) -> (std::process::Child,
             panic!("the command never started: gavel {status:?}");
         }
         std::thread::yield_now();
-    }
+    };
+    (child, kid)
 }
 
 /// Sends SIGTERM to gavel; asserts that gavel exits 128+15 (it did not die of the
