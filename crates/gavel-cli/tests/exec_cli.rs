@@ -1094,6 +1094,12 @@ fn bad_input_exits_125_and_writes_nothing() {
             needle: "--allow-unsandboxed",
         },
         BadInput {
+            what: "--allow-degraded with nono",
+            opts: |_| strings(&["--sandbox-backend", "nono", "--allow-degraded"]),
+            env: None,
+            needle: "nono decides",
+        },
+        BadInput {
             what: "a profile with openshell",
             opts: |_| {
                 strings(&[

@@ -78,7 +78,9 @@
 //! - `none`: refused (exit 125) unless `--allow-unsandboxed`; then like `openshell`
 //!   with `confined_by: none`.
 //! - With `openshell` and `none` no profile is applied, so `--profile`,
-//!   `--profile-name` and `--allow-degraded` are refused rather than silently ignored.
+//!   `--profile-name` and `--allow-degraded` are refused rather than silently ignored;
+//!   with `nono`, `--allow-degraded` is refused (nono decides what it can enforce) and
+//!   `GAVEL_SIMULATE_LANDLOCK_ABI` has no effect.
 
 mod launch;
 mod request;
@@ -125,8 +127,8 @@ unless --allow-unsandboxed, sandbox_state disabled). Profiles: workspace (defaul
 the system, write the current directory and /tmp, no network), read-only, or a YAML
 file whose relative paths are relative to the current directory.
 
-Environment: GAVEL_SIMULATE_LANDLOCK_ABI=N behaves as if the kernel's Landlock ABI were
-at most N (0: gavel refuses to run).
+Environment: GAVEL_SIMULATE_LANDLOCK_ABI=N makes gavel's own sandbox behave as if the
+kernel's Landlock ABI were at most N (0: gavel refuses to run); nono is not affected.
 
 Exit status: the command's own (128+N when killed by signal N); 126 denied by policy
 or not executable; 127 command not found; 125 gavel error (nothing ran, unless the
@@ -205,6 +207,11 @@ fn load_profile(args: &ExecArgs, cwd: &Path) -> Result<Option<Profile>, Failure>
             )));
         }
         return Ok(None);
+    }
+    if backend == SandboxBackend::Nono && args.allow_degraded {
+        return Err(gavel_error(
+            "--allow-degraded applies to gavel's own sandbox; with --sandbox-backend nono, nono decides what it can enforce; remove it",
+        ));
     }
     let loaded = match (&args.profile, &args.profile_name) {
         (Some(file), _) => Profile::from_file(file, cwd),
