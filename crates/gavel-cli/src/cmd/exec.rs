@@ -130,8 +130,9 @@ file whose relative paths are relative to the current directory.
 Environment: GAVEL_SIMULATE_LANDLOCK_ABI=N makes gavel's own sandbox behave as if the
 kernel's Landlock ABI were at most N (0: gavel refuses to run); nono is not affected.
 
-Exit status: the command's own (128+N when killed by signal N); 126 denied by policy
-or not executable; 127 command not found; 125 gavel error (nothing ran, unless the
+Exit status: the command's own (128+N when killed by signal N); 126 denied by policy,
+or the command cannot be executed (not executable, or outside the profile's
+filesystem.exec); 127 command not found; 125 gavel error (nothing ran, unless the
 message says the command ran and its receipt could not be written).
 
 Example: gavel exec --policy-dir examples/policies --profile-name read-only -- cat README.md";
@@ -273,7 +274,12 @@ fn gather(args: &ExecArgs) -> Result<Gathered, Failure> {
     } else {
         None
     };
-    let resolved = resolve_executable(&args.command[0], path_env.as_deref(), &cwd);
+    let Some(program) = args.command.first() else {
+        return Err(gavel_error(
+            "no command given: put it after `--`, e.g. gavel exec --policy-dir D -- ls",
+        ));
+    };
+    let resolved = resolve_executable(program, path_env.as_deref(), &cwd);
     let req = request::build(
         &args.command,
         resolved.as_deref().ok(),
@@ -310,14 +316,20 @@ pub fn run(state: &StateDir, args: &ExecArgs) -> CmdResult {
     // The policy (regular expressions, Cedar) loads on a second thread while this one
     // reads the profile, resolves the command and builds the sandbox; both are joined
     // before anything is written, and before any fork.
+    // (When no thread can be started, everything runs on this one.)
     let (policy, gathered) = std::thread::scope(|scope| {
-        let policy = scope.spawn(|| args.policy.load());
+        let loader = std::thread::Builder::new()
+            .name("policy".into())
+            .spawn_scoped(scope, || args.policy.load());
         let gathered = gather(args);
-        let policy = policy.join().unwrap_or_else(|_| {
-            Err(gavel_error(
-                "internal error: loading the policy failed unexpectedly; nothing was run",
-            ))
-        });
+        let policy = match loader {
+            Ok(handle) => handle.join().unwrap_or_else(|_| {
+                Err(gavel_error(
+                    "internal error: loading the policy failed unexpectedly; nothing was run",
+                ))
+            }),
+            Err(_) => args.policy.load(),
+        };
         (policy, gathered)
     });
     let policy = policy.map_err(|f| gavel_error(f.message))?;
