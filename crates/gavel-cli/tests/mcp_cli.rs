@@ -385,13 +385,23 @@ fn batches_are_decided_per_call_and_denied_calls_answered_separately() {
     let r = p.recv();
     assert_eq!(r[0]["id"], json!(30));
     assert_eq!(r[0]["result"]["isError"], json!(true));
+    // a batch nested in a batch is not JSON-RPC; a server that ran it would run an
+    // undecided call, so it is refused and the rest goes on
+    let nested = format!(r#"[[{denied}],{ping}]"#);
+    p.send_raw(&line(&nested));
+    let mut got = [p.recv(), p.recv()];
+    got.sort_by_key(|v| v[0]["id"] == json!(12));
+    assert_eq!(got[0][0]["id"], Value::Null);
+    assert_eq!(got[0][0]["error"]["code"], json!(-32600));
+    assert_eq!(got[1][0]["id"], json!(12));
     p.sync();
 
     let saw = p.server_saw();
     assert_eq!(saw[0], line(plain));
     // the rest of the batch, each element's bytes unchanged, without the denied call
     assert_eq!(saw[1], line(&format!("[{allowed},{notif},{ping}]")));
-    assert_eq!(saw.len(), 3, "{}", p.server_saw_text()); // + the sync ping
+    assert_eq!(saw[2], line(&format!("[{ping}]")));
+    assert_eq!(saw.len(), 4, "{}", p.server_saw_text()); // + the sync ping
     assert!(!p.server_saw_text().contains("write_file"));
     let (st, _) = p.finish();
     assert_eq!(st.code(), Some(0));
@@ -755,7 +765,28 @@ fn execution_receipts_link_results_to_their_decisions() {
     assert_eq!(st.code(), Some(0));
     let r = receipts(&env);
     assert_eq!(r.len(), 3, "{r:#?}");
-    let (decision, exec) = (&r[0], &r[1]["payload"]);
+    // the execution receipt is written once the result is on its way to the client,
+    // so the next call's decision may come before it in the chain
+    let of = |ty: &str, decision: Option<&str>| -> Vec<&Value> {
+        r.iter()
+            .filter(|e| {
+                e["payload"]["type"] == json!(ty)
+                    && decision.is_none_or(|d| e["payload"]["decision"] == json!(d))
+            })
+            .collect()
+    };
+    let (allowed, denied, execs) = (
+        of("gavel:decision", Some("allow")),
+        of("gavel:decision", Some("deny")),
+        of("gavel:execution", None),
+    );
+    assert_eq!(
+        (allowed.len(), denied.len(), execs.len()),
+        (1, 1, 1),
+        "{r:#?}"
+    );
+    let (decision, exec) = (allowed[0], &execs[0]["payload"]);
+    assert_eq!(r[0], *decision);
     assert_eq!(exec["type"], json!("gavel:execution"));
     assert_eq!(exec["tool_name"], json!("echo"));
     assert_eq!(
@@ -774,7 +805,7 @@ fn execution_receipts_link_results_to_their_decisions() {
         json!({"hash": hash.trim_start_matches("sha256:"), "size": canon.len()})
     );
     // the denied call has no execution receipt
-    assert_eq!(r[2]["payload"]["decision"], json!("deny"));
+    assert_eq!(denied[0]["payload"]["tool_name"], json!("write_file"));
     assert_chain_valid(&env, 3);
 }
 

@@ -92,6 +92,9 @@ pub enum Element<'a> {
     Object(Members<'a>),
     /// An object with a duplicated member name.
     Ambiguous(String),
+    /// An array: a batch inside a batch, which JSON-RPC does not have. A server that
+    /// took it for one would run calls nobody decided, so it is never forwarded.
+    Nested,
     /// Anything else.
     Other,
 }
@@ -125,8 +128,10 @@ pub fn parse_line(line: &[u8]) -> Line<'_> {
 
 /// Classifies one element of a batch.
 pub fn parse_element(raw: &RawValue) -> Element<'_> {
-    if first_non_ws(raw.get().as_bytes()) != Some(b'{') {
-        return Element::Other;
+    match first_non_ws(raw.get().as_bytes()) {
+        Some(b'{') => {}
+        Some(b'[') => return Element::Nested,
+        _ => return Element::Other,
     }
     match serde_json::from_str::<Members<'_>>(raw.get()) {
         Ok(m) => Element::Object(m),
@@ -244,6 +249,10 @@ mod tests {
         assert_eq!(v.len(), 2);
         assert!(matches!(parse_element(v[0]), Element::Object(_)));
         assert!(matches!(parse_element(v[1]), Element::Other));
+        let Line::Batch(v) = parse_line(br#"[[{"id":1}]]"#) else {
+            panic!("batch")
+        };
+        assert!(matches!(parse_element(v[0]), Element::Nested));
     }
 
     #[test]

@@ -271,6 +271,15 @@ impl Shared {
                             ));
                             changed = true;
                         }
+                        Element::Nested => {
+                            note("dropped a batch nested in a batch (JSON-RPC has none)");
+                            replies.push(error_response(
+                                None,
+                                INVALID_REQUEST,
+                                "Invalid Request: gavel mcp-proxy did not forward a batch nested in a batch",
+                            ));
+                            changed = true;
+                        }
                         Element::Other => kept.push(raw.get().as_bytes()),
                     }
                 }
