@@ -83,6 +83,7 @@ pub fn pre_tool_use(state: &StateDir, args: &RunArgs, ev: &Event) -> Result<Answ
         Engine::YamlRules => mapping::yaml_actions(call.tool_name, call.tool_input, call.cwd)?,
     };
     let mut last = None;
+    let mut prune = false;
     for action in &actions {
         let mut req = DecisionRequest::new(action, &context);
         req.tool_name = Some(call.tool_name);
@@ -90,31 +91,13 @@ pub fn pre_tool_use(state: &StateDir, args: &RunArgs, ev: &Event) -> Result<Answ
             .gov
             .decide(&req)
             .map_err(|e| format!("the decision could not be made and recorded: {e}"))?;
-        let hash = d
-            .receipt_hash
-            .clone()
-            .ok_or("the decision has no receipt")?;
-        let entry = Entry {
-            decision_ref: hash,
-            agent_id: d.agent_id.clone(),
-            tool_name: call.tool_name.to_owned(),
-            decision: if d.allowed { "allow" } else { "deny" }.to_owned(),
-        };
-        if let Err(e) = s.index.put(&s.receipts_dir, call.tool_use_id, &entry) {
-            eprintln!(
-                "gavel: warning: cannot index tool use {} ({e}); its PostToolUse receipt will say the decision was not found",
-                call.tool_use_id
-            );
-        }
         let sequence = d
             .receipt
             .as_ref()
             .and_then(|r| r.payload.get("sequence"))
             .and_then(Value::as_u64)
             .unwrap_or(0);
-        if sequence % index::PRUNE_EVERY == 0 {
-            s.index.prune(index::MAX_AGE, index::MAX_ENTRIES);
-        }
+        prune |= sequence % index::PRUNE_EVERY == 0;
         let why = format!(
             "gavel {}: {} (policy {}, action {}, receipt {})",
             if d.allowed { "allowed" } else { "denied" },
@@ -123,21 +106,36 @@ pub fn pre_tool_use(state: &StateDir, args: &RunArgs, ev: &Event) -> Result<Answ
             clip(action, 200),
             receipt_name(&d)
         );
-        if !d.allowed {
-            return Ok(Answer::Decision {
-                allow: false,
-                reason: why,
-            });
+        let allowed = d.allowed;
+        last = Some((d, why));
+        if !allowed {
+            break;
         }
-        last = Some(why);
     }
-    match last {
-        Some(reason) => Ok(Answer::Decision {
-            allow: true,
-            reason,
-        }),
-        None => Err("no action to decide on".into()),
+    let (d, why) = last.ok_or("no action to decide on")?;
+    // One index entry per tool use: the deciding receipt (the deny, or the last allow).
+    let entry = Entry {
+        decision_ref: d
+            .receipt_hash
+            .clone()
+            .ok_or("the decision has no receipt")?,
+        agent_id: d.agent_id.clone(),
+        tool_name: call.tool_name.to_owned(),
+        decision: if d.allowed { "allow" } else { "deny" }.to_owned(),
+    };
+    if let Err(e) = s.index.put(&s.receipts_dir, call.tool_use_id, &entry) {
+        eprintln!(
+            "gavel: warning: cannot index tool use {} ({e}); its PostToolUse receipt will say the decision was not found",
+            call.tool_use_id
+        );
     }
+    if prune {
+        s.index.prune(index::MAX_AGE, index::MAX_ENTRIES);
+    }
+    Ok(Answer::Decision {
+        allow: d.allowed,
+        reason: why,
+    })
 }
 
 fn clip(s: &str, max: usize) -> String {

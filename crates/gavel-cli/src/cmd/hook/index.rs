@@ -9,7 +9,9 @@
 //!   never see a half-written entry; entries of different tool uses never touch the
 //!   same file. Not fsynced: the index is a convenience for linking, the receipt
 //!   chain is the record. An entry lost in a crash makes the execution receipt say
-//!   `decision_status: "not_found"`.
+//!   `decision_status: "not_found"`. Never renamed over an existing entry: on ext4
+//!   that waits for the data to be written out (`auto_da_alloc`), which made every
+//!   decision of a repeated tool use id milliseconds slower.
 //! - Read and removed by the PostToolUse hook.
 //! - Bounded: every 64th receipt sequence, entries older than a day are removed, and
 //!   of the rest only the newest 4,096 are kept (denied tool uses never get a
@@ -86,6 +88,13 @@ impl Index {
                 .mode(0o600)
                 .open(&tmp)?;
             f.write_all(&bytes)?;
+            // Renaming over an existing file makes ext4 flush the new file's data and
+            // wait for it (auto_da_alloc), milliseconds on every decision; an entry
+            // being replaced (the same tool use decided again) is removed first.
+            match fs::remove_file(&path) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
             fs::rename(&tmp, &path)
         })();
         if result.is_err() {
