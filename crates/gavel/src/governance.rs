@@ -322,7 +322,7 @@ impl Governance {
             action: req.action,
             context: req.context,
             resource: req.resource,
-            shape: req.shape.clone(),
+            shape: req.shape,
         });
         let (allowed, reason, policy_name, policy_id) =
             if verdict.allowed && trust_score < self.trust_threshold {

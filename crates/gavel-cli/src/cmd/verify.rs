@@ -139,7 +139,11 @@ pub fn verify_path(path: &Path, opts: &VerifyOptions) -> Result<Verified, Failur
             let tick = |n: usize| bar.set_position(n as u64);
             let report = verify_chain(inputs, order, opts, Some(&tick));
             bar.finish_and_clear();
-            Verified { kind: "chain", report, notes }
+            Verified {
+                kind: "chain",
+                report,
+                notes,
+            }
         }
     })
 }
