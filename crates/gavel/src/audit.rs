@@ -152,7 +152,7 @@ mod tests {
         AuditEntry {
             timestamp: "2026-11-25T19:30:00.123Z".into(),
             action: format!("shell:{i}"),
-            decision: if i % 2 == 0 { "allow" } else { "deny" }.into(),
+            decision: if i.is_multiple_of(2) { "allow" } else { "deny" }.into(),
             agent_did: "did:a".into(),
             trust_score: 1.0,
             context: Map::new(),
