@@ -4,6 +4,9 @@
 # durable per run: fsync of the receipt and of its directory), side by side in the
 # same hyperfine run with a minimal Python hook doing the core of the same job
 # (bench/hook_python.py: parse, match a rule, print; it signs and writes nothing).
+# A third command, for reference only, runs gavel with its state on tmpfs (fsync is
+# free there, so not durable): the process's own cost without the disk's. The disk's
+# latency for the two fsyncs of a durable receipt is probed before and after.
 # Prints the medians (p50), p90 and the ratio.
 #
 # usage: bench/hook.sh [RUNS]        (default 500)
@@ -23,30 +26,64 @@ python3 -c 'import yaml' 2>/dev/null || {
 bench_dir=${BENCH_DIR:-$target/bench-hook}
 mkdir -p "$bench_dir"
 state=$(mktemp -d "$bench_dir/state.XXXXXX")
-trap 'rm -rf "$state"' EXIT
 policy="$root/examples/policies/sandbox-policy.yaml"
 event="$bench_dir/pretooluse.json"
 cat > "$event" <<'EOF'
 {"session_id":"8c35adc1-7d1e-4f7e-9c2e-1f0a2b3c4d5e","transcript_path":"/home/dev/.claude/projects/-workspace-app/8c35adc1-7d1e-4f7e-9c2e-1f0a2b3c4d5e.jsonl","cwd":"/workspace/app","permission_mode":"default","hook_event_name":"PreToolUse","tool_name":"Read","tool_input":{"file_path":"/workspace/app/src/main.rs","offset":1,"limit":400},"tool_use_id":"toolu_01DUxqVw3fJ8nKzC5bQ9rT2m"}
 EOF
 hook=("$gavel" --state-dir "$state" hook --agent claude-code --policy "$policy")
+# reference only: the same process with its state on tmpfs, where fsync costs
+# nothing (not durable), to tell the process's own cost from the disk's
+shm_state=$(mktemp -d /dev/shm/gavel-bench-hook.XXXXXX)
+trap 'rm -rf "$state" "$shm_state"' EXIT
+hook_shm=("$gavel" --state-dir "$shm_state" hook --agent claude-code --policy "$policy")
 python_hook=(python3 "$root/bench/hook_python.py" "$policy")
 
 # the first run creates the operator key; both hooks must allow this event
 "${hook[@]}" < "$event" 2>/dev/null | grep -q '"permissionDecision":"allow"'
+"${hook_shm[@]}" < "$event" 2>/dev/null | grep -q '"permissionDecision":"allow"'
 "${python_hook[@]}" < "$event" | grep -q '"permissionDecision": "allow"'
+
+# what the disk alone costs here: the two fsyncs a durable receipt needs (the file,
+# then its directory after the rename), measured in the same directory
+fsync_probe() {
+    python3 - "$bench_dir" <<'PY'
+import os, sys, time
+d = os.path.join(sys.argv[1], "fsync-probe")
+os.makedirs(d, exist_ok=True)
+ts = []
+for i in range(200):
+    t = time.perf_counter()
+    fd = os.open(os.path.join(d, "tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.write(fd, b"x" * 1100)
+    os.fsync(fd)
+    os.close(fd)
+    os.rename(os.path.join(d, "tmp"), os.path.join(d, f"r{i}"))
+    dfd = os.open(d, os.O_RDONLY)
+    os.fsync(dfd)
+    os.close(dfd)
+    ts.append((time.perf_counter() - t) * 1e3)
+for f in os.listdir(d):
+    os.unlink(os.path.join(d, f))
+ts.sort()
+print(f"disk: fsync(file) + rename + fsync(dir) p50 {ts[100]:.2f} ms, p90 {ts[180]:.2f} ms")
+PY
+}
+fsync_probe
 
 json="$bench_dir/hook.json"
 if hyperfine --help | grep -q -- '--input'; then
     hyperfine -N --input "$event" --warmup 20 --runs "$runs" --export-json "$json" \
         -n "gavel hook (signed, durable)" "${hook[*]}" \
-        -n "python hook (unsigned)" "${python_hook[*]}"
+        -n "python hook (unsigned)" "${python_hook[*]}" \
+        -n "gavel hook, state on tmpfs (not durable; reference)" "${hook_shm[*]}"
 else
     # hyperfine without --input: the shell redirects stdin, and hyperfine subtracts
     # the shell's own start-up time from both
     hyperfine --warmup 20 --runs "$runs" --export-json "$json" \
         -n "gavel hook (signed, durable)" "${hook[*]} < $event" \
-        -n "python hook (unsigned)" "${python_hook[*]} < $event"
+        -n "python hook (unsigned)" "${python_hook[*]} < $event" \
+        -n "gavel hook, state on tmpfs (not durable; reference)" "${hook_shm[*]} < $event"
 fi
 
 python3 - "$json" <<'EOF'
@@ -56,10 +93,12 @@ def p(x, q):
     t = sorted(x["times"])
     return t[min(len(t) - 1, int(q * len(t)))] * 1e3
 g, py = r["gavel hook (signed, durable)"], r["python hook (unsigned)"]
-for name, x in (("gavel hook", g), ("python hook", py)):
+shm = r["gavel hook, state on tmpfs (not durable; reference)"]
+for name, x in (("gavel hook", g), ("python hook", py), ("gavel, tmpfs", shm)):
     print(f"{name:12} p50 {x['median'] * 1e3:7.2f} ms   p90 {p(x, 0.9):7.2f} ms   mean {x['mean'] * 1e3:7.2f} ms")
 print(f"python p50 / gavel p50 = {py['median'] / g['median']:.1f}x")
 EOF
+fsync_probe
 echo "receipts written: $(find "$state/receipts" -name '*.json' | wc -l)"
 verdict=$("$gavel" verify "$state/receipts" --key "$("$gavel" --state-dir "$state" public-key)")
 echo "${verdict%%$'\n'*}"

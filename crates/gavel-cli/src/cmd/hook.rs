@@ -96,8 +96,17 @@ pub struct RunArgs {
     #[command(flatten)]
     pub sign: SignArgs,
     /// The agent_did receipts name (default: the event's agent_did, else did:gavel:<agent>).
-    #[arg(long, value_name = "DID")]
+    #[arg(long, value_name = "DID", value_parser = non_empty)]
     pub agent_did: Option<String>,
+}
+
+/// A non-empty flag value.
+pub fn non_empty(s: &str) -> Result<String, String> {
+    if s.trim().is_empty() {
+        Err("must not be empty".into())
+    } else {
+        Ok(s.to_owned())
+    }
 }
 
 /// What the hook answers.

@@ -83,7 +83,7 @@ pub struct InstallArgs {
     #[command(flatten)]
     pub sign: SignArgs,
     /// The agent_did receipts name (default: did:gavel:<agent>).
-    #[arg(long, value_name = "DID")]
+    #[arg(long, value_name = "DID", value_parser = super::non_empty)]
     pub agent_did: Option<String>,
     /// Seconds the agent waits for the hook (when a hook times out, the agents let the
     /// tool run).
