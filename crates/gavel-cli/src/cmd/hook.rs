@@ -236,7 +236,11 @@ pub fn render(agent: Agent, answer: &Answer) -> Vec<u8> {
                 "permissionDecision": if *allow { "allow" } else { "deny" },
                 "permissionDecisionReason": reason,
             }});
-            let mut bytes = serde_json::to_vec(&v).unwrap_or_default();
+            // Serializing strings cannot fail; were it to, an empty answer would let
+            // the tool run, so the fallback is a deny.
+            let mut bytes = serde_json::to_vec(&v).unwrap_or_else(|_| {
+                br#"{"hookSpecificOutput":{"hookEventName":"PreToolUse","permissionDecision":"deny","permissionDecisionReason":"gavel could not write its answer"}}"#.to_vec()
+            });
             bytes.push(b'\n');
             bytes
         }
