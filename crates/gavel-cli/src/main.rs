@@ -107,6 +107,18 @@ fn main() -> ExitCode {
             return ExitCode::from(code as u8);
         }
     };
+    if !matches!(
+        cli.command,
+        Command::Hook(_) | Command::McpProxy(_) | Command::Exec(_)
+    ) {
+        // Commands that print reports end quietly when their reader goes away
+        // (`gavel verify DIR | head`), like other Unix tools. hook, mcp-proxy and exec
+        // keep SIGPIPE ignored: they must answer or exit with a status of their own.
+        // SAFETY: resetting a signal disposition to its default before any thread exists.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let code = match run(cli) {
         Ok(code) => code,
         Err(f) => {

@@ -447,3 +447,30 @@ fn vectors_of_the_reference_verifier() {
         assert_eq!(o.status.code(), Some(0), "{p}: {}", stdout(&o));
     }
 }
+
+#[test]
+fn a_reader_that_goes_away_is_not_a_crash() {
+    use std::io::Read;
+    use std::process::Stdio;
+    let env = Env::new();
+    env.run(&["keys", "generate"]);
+    let d = env.home().join("junk");
+    fs::create_dir(&d).unwrap();
+    for i in 0..3000 {
+        fs::write(d.join(format!("{i:05}.json")), "[]").unwrap();
+    }
+    let key = env.public_key();
+    let mut child = env
+        .cmd()
+        .args(["verify", d.to_str().unwrap(), "--key", &key, "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap(); // then the pipe closes
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.is_empty(), "{err}");
+}

@@ -2,10 +2,12 @@
 //!
 //! - Files are named by zero-padded sequence (`000000000042.json`); readers order by
 //!   the `sequence` member, never by name.
-//! - Appending is O(1) in the chain's length: a hint file `.head` names the last
-//!   sequence; the writer re-reads only that receipt (to link to its exact bytes) and
-//!   probes forward in case a writer died after publishing a receipt but before moving
-//!   the hint. The directory is scanned only when there is no usable hint.
+//! - Appending is O(1) in the chain's length: the lock file `.lock` holds a hint, the
+//!   last sequence as a fixed-width number written in place (no rename, no truncate:
+//!   either would make ext4 flush it synchronously). The writer re-reads only that
+//!   receipt (to link to its exact bytes) and probes forward in case a writer died
+//!   after publishing a receipt but before updating the hint. The directory is
+//!   scanned only when there is no usable hint.
 //! - Appending is atomic: the receipt is written to `.tmp-next`, fsynced, renamed to
 //!   its final name, and the directory is fsynced. A reader never sees a half-written
 //!   receipt, and a writer killed at any point leaves a chain that verifies.
@@ -16,7 +18,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use gavel_receipt::envelope::Signed;
@@ -26,9 +28,9 @@ use serde_json::{Map, Value};
 /// Width of the zero-padded sequence in receipt file names.
 pub const NAME_DIGITS: usize = 12;
 const LOCK: &str = ".lock";
-const HEAD: &str = ".head";
 const TMP: &str = ".tmp-next";
-const HEAD_TMP: &str = ".head.tmp";
+/// Width of the hint in `.lock`: 20 digits (any u64) and a newline.
+const HINT_LEN: usize = 21;
 
 /// Why the store could not be used. Nothing was written when this is returned.
 #[derive(Debug, thiserror::Error)]
@@ -140,8 +142,8 @@ impl ReceiptStore {
         F: FnOnce(u64, Option<&str>) -> Result<Signed, String>,
     {
         fs::create_dir_all(&self.dir).map_err(self.err(&self.dir))?;
-        let _lock = self.lock()?;
-        let tip = self.tip_locked()?;
+        let lock = self.lock()?;
+        let tip = self.tip_locked(&lock)?;
         if let Some(t) = &tip
             && t.issuer != issuer
         {
@@ -159,17 +161,7 @@ impl ReceiptStore {
         self.publish(&path, &bytes)?;
         crash_point("published");
         // the hint: not fsynced, a lost update is recovered by probing forward
-        let head = format!(
-            "{{\"sequence\":{sequence},\"hash\":\"{}\"}}\n",
-            signed.chain_hash
-        );
-        let tmp = self.dir.join(HEAD_TMP);
-        if fs::write(&tmp, head)
-            .and_then(|()| fs::rename(&tmp, self.dir.join(HEAD)))
-            .is_err()
-        {
-            let _ = fs::remove_file(&tmp);
-        }
+        let _ = lock.write_all_at(format!("{sequence:020}\n").as_bytes(), 0);
         Ok(Appended {
             signed,
             sequence,
@@ -182,8 +174,8 @@ impl ReceiptStore {
         if !self.dir.exists() {
             return Ok(None);
         }
-        let _lock = self.lock()?;
-        self.tip_locked()
+        let lock = self.lock()?;
+        self.tip_locked(&lock)
     }
 
     fn lock(&self) -> Result<File, StoreError> {
@@ -239,11 +231,14 @@ impl ReceiptStore {
     }
 
     /// Finds the tip with the lock held: from the hint when it is usable, else by a scan.
-    fn tip_locked(&self) -> Result<Option<Tip>, StoreError> {
-        let hinted = fs::read_to_string(self.dir.join(HEAD))
-            .ok()
-            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-            .and_then(|v| v.get("sequence").and_then(Value::as_u64));
+    fn tip_locked(&self, lock: &File) -> Result<Option<Tip>, StoreError> {
+        let mut hint = [0u8; HINT_LEN];
+        let hinted = match lock.read_at(&mut hint, 0) {
+            Ok(HINT_LEN) => std::str::from_utf8(&hint)
+                .ok()
+                .and_then(|t| t.trim_end().parse::<u64>().ok()),
+            _ => None,
+        };
         let mut tip = match hinted {
             Some(seq) => match self.read_receipt(seq)? {
                 Some(t) => Some(t),
@@ -450,16 +445,17 @@ mod tests {
         for _ in 0..3 {
             s.append(k.kid(), signer(&k)).unwrap();
         }
-        // a writer that died before moving the hint
-        fs::write(dir.path().join(HEAD), "{\"sequence\":1,\"hash\":\"x\"}").unwrap();
+        let hint = |text: &str| fs::write(dir.path().join(LOCK), text).unwrap();
+        // a writer that died before updating the hint
+        hint(&format!("{:020}\n", 1));
         assert_eq!(s.append(k.kid(), signer(&k)).unwrap().sequence, 4);
         // no hint at all
-        fs::remove_file(dir.path().join(HEAD)).unwrap();
+        hint("");
         assert_eq!(s.append(k.kid(), signer(&k)).unwrap().sequence, 5);
         // garbage hint, hint pointing past the end
-        fs::write(dir.path().join(HEAD), "garbage").unwrap();
+        hint("garbage, garbage, garbage");
         assert_eq!(s.append(k.kid(), signer(&k)).unwrap().sequence, 6);
-        fs::write(dir.path().join(HEAD), "{\"sequence\":99}").unwrap();
+        hint(&format!("{:020}\n", 99));
         assert_eq!(s.append(k.kid(), signer(&k)).unwrap().sequence, 7);
         // a half-written temporary file from a killed writer is ignored and replaced
         fs::write(dir.path().join(TMP), "{\"payl").unwrap();
@@ -491,7 +487,7 @@ mod tests {
         let s = ReceiptStore::new(dir.path());
         s.append(k.kid(), signer(&k)).unwrap();
         fs::rename(dir.path().join(file_name(1)), dir.path().join(file_name(5))).unwrap();
-        fs::remove_file(dir.path().join(HEAD)).unwrap();
+        fs::write(dir.path().join(LOCK), "").unwrap();
         let e = s.append(k.kid(), signer(&k)).unwrap_err();
         assert!(e.to_string().contains("holds sequence 1, not 5"), "{e}");
     }
