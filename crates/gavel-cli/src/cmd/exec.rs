@@ -15,10 +15,7 @@
 //! 4. Command not found: exit 127, and the decision receipt names the command as asked;
 //!    found but not executable: exit 126.
 //! 5. The sandbox is built before fork (Landlock ruleset, seccomp programs, C strings).
-//!    For gavel's own backend it is built while the policy loads on a second thread
-//!    (building it opens the profile's paths and compiles BPF, with no side effect);
-//!    its outcome is acted on only after an allow, so the observable order is the
-//!    one above. When building fails (no Landlock, a control the profile requires that this kernel
+//!    When building fails (no Landlock, a control the profile requires that this kernel
 //!    cannot enforce without `--allow-degraded`, a failed confinement step in the
 //!    child): an execution receipt with `sandbox_state: "unavailable"` and the cause in
 //!    `sandbox.cause`, nothing ran, exit 125.
@@ -236,7 +233,7 @@ fn receipt_note(path: Option<&PathBuf>, what: &str) -> String {
         .unwrap_or_default()
 }
 
-/// What the main thread gathers while the policy loads on another.
+/// What `gather` collects.
 struct Gathered {
     options: Options,
     cwd: PathBuf,
@@ -244,11 +241,9 @@ struct Gathered {
     nono: Option<PathBuf>,
     resolved: Result<PathBuf, SandboxError>,
     req: request::ExecRequest,
-    /// gavel's own sandbox, built ahead (side-effect free; used only after an allow).
-    built: Option<Result<gavel_sandbox::Prepared, SandboxError>>,
 }
 
-/// Everything but the policy: bad input fails here, before anything is written.
+/// Everything but the policy; bad input fails here, before anything is written.
 fn gather(args: &ExecArgs) -> Result<Gathered, Failure> {
     let backend = args.sign.sandbox_backend;
     let options = Options {
@@ -288,12 +283,6 @@ fn gather(args: &ExecArgs) -> Result<Gathered, Failure> {
         user_context,
     )
     .map_err(gavel_error)?;
-    let built = match (&profile, &resolved) {
-        (Some(p), Ok(exe)) if backend == SandboxBackend::SbRuntimeBuiltin => Some(
-            launch::build_confined(p, &options, exe, &args.command, &cwd),
-        ),
-        _ => None,
-    };
     Ok(Gathered {
         options,
         cwd,
@@ -301,7 +290,6 @@ fn gather(args: &ExecArgs) -> Result<Gathered, Failure> {
         nono,
         resolved,
         req,
-        built,
     })
 }
 
@@ -313,26 +301,7 @@ pub fn run(state: &StateDir, args: &ExecArgs) -> CmdResult {
             "--sandbox-backend none runs the command without any sandbox; pass --allow-unsandboxed to accept that, or use sb_runtime_builtin, nono or openshell",
         ));
     }
-    // The policy (regular expressions, Cedar) loads on a second thread while this one
-    // reads the profile, resolves the command and builds the sandbox; both are joined
-    // before anything is written, and before any fork.
-    // (When no thread can be started, everything runs on this one.)
-    let (policy, gathered) = std::thread::scope(|scope| {
-        let loader = std::thread::Builder::new()
-            .name("policy".into())
-            .spawn_scoped(scope, || args.policy.load());
-        let gathered = gather(args);
-        let policy = match loader {
-            Ok(handle) => handle.join().unwrap_or_else(|_| {
-                Err(gavel_error(
-                    "internal error: loading the policy failed unexpectedly; nothing was run",
-                ))
-            }),
-            Err(_) => args.policy.load(),
-        };
-        (policy, gathered)
-    });
-    let policy = policy.map_err(|f| gavel_error(f.message))?;
+    let policy = args.policy.load().map_err(|f| gavel_error(f.message))?;
     let Gathered {
         options,
         cwd,
@@ -340,8 +309,7 @@ pub fn run(state: &StateDir, args: &ExecArgs) -> CmdResult {
         nono,
         resolved,
         req,
-        built,
-    } = gathered?;
+    } = gather(args)?;
     let req = match policy.engine() {
         Engine::Cedar => req.for_cedar(),
         Engine::YamlRules => req,
@@ -401,7 +369,7 @@ pub fn run(state: &StateDir, args: &ExecArgs) -> CmdResult {
         }
     };
 
-    // 4. the sandbox (built ahead for gavel's backend), 5. fork + confine + exec
+    // 4. build the sandbox, 5. fork + confine + exec
     let setup = launch::Setup {
         backend,
         profile: profile.as_ref(),
@@ -412,7 +380,7 @@ pub fn run(state: &StateDir, args: &ExecArgs) -> CmdResult {
         nono: nono.as_deref(),
         state_dir: state.root(),
     };
-    let ready = match launch::prepare_launch(&setup, built) {
+    let ready = match launch::prepare_launch(&setup) {
         Ok(r) => r,
         Err(ns) => return Err(not_started(&gov, &decision, &req.tool_name, ns)),
     };

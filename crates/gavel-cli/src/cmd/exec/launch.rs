@@ -189,26 +189,9 @@ fn nono_profile_file(state_dir: &Path) -> std::io::Result<PathBuf> {
     write_nono_profile(&dir)
 }
 
-/// gavel's own sandbox for `exe`: Landlock ruleset (profile paths opened), seccomp
-/// programs, filtered environment and C strings. Building it has no side effect, so it
-/// may happen while the policy loads; it is acted on only after the decision.
-pub fn build_confined(
-    profile: &Profile,
-    options: &Options,
-    exe: &Path,
-    argv: &[OsString],
-    cwd: &Path,
-) -> Result<Prepared, SandboxError> {
-    prepare(profile, options, exe, argv, std::env::vars_os(), cwd)
-}
-
-/// Builds everything before fork: the Landlock ruleset and seccomp programs (gavel; or
-/// `built` when [`build_confined`] already ran), the nono command line and profile file
-/// (nono), or the plain spawn (openshell, none).
-pub fn prepare_launch(
-    s: &Setup<'_>,
-    built: Option<Result<Prepared, SandboxError>>,
-) -> Result<Ready, NotStarted> {
+/// Builds everything before fork: the Landlock ruleset and seccomp programs (gavel), the
+/// nono command line and profile file (nono), or the plain spawn (openshell, none).
+pub fn prepare_launch(s: &Setup<'_>) -> Result<Ready, NotStarted> {
     match s.backend {
         SandboxBackend::SbRuntimeBuiltin => {
             let Some(profile) = s.profile else {
@@ -217,9 +200,15 @@ pub fn prepare_launch(
                     "internal error: no sandbox profile for the built-in backend".into(),
                 ));
             };
-            let prepared = built
-                .unwrap_or_else(|| build_confined(profile, &s.options, s.exe, s.argv, s.cwd))
-                .map_err(|e| not_started_sandbox(&e, Some(profile)))?;
+            let prepared = prepare(
+                profile,
+                &s.options,
+                s.exe,
+                s.argv,
+                std::env::vars_os(),
+                s.cwd,
+            )
+            .map_err(|e| not_started_sandbox(&e, Some(profile)))?;
             Ok(Ready {
                 prepared,
                 confinement: Confinement::Gavel,
