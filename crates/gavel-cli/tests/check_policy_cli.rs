@@ -145,7 +145,7 @@ fn a_chain_continues_across_runs_and_no_sign_does_not_advance_it() {
     let second = json(&env.check("shell:git", &[]));
     assert_eq!(second["receipt"]["payload"]["sequence"], 2);
     let h = env
-        .verify(&first["receipt_path"].as_str().unwrap().as_ref(), &[])
+        .verify(first["receipt_path"].as_str().unwrap().as_ref(), &[])
         .1["results"][0]["problems"]
         .clone();
     assert_eq!(h, json!([]));

@@ -185,7 +185,8 @@ fn bad_signatures_and_algorithms() {
     make_chain(&env, 1);
     let f = receipt_files(&env.receipts())[0].clone();
     let original = fs::read(&f).unwrap();
-    let cases: Vec<(Box<dyn Fn(&mut Value)>, &str)> = vec![
+    type Edit = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(Edit, &str)> = vec![
         (
             Box::new(|v: &mut Value| {
                 v.as_object_mut().unwrap().remove("signature");

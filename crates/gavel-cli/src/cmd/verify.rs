@@ -340,18 +340,12 @@ fn print_human(path: &Path, kind: &str, r: &ChainReport, notes: &[String]) {
             path.display(),
             r.count
         );
-        let mut listed = 0;
-        for x in r.receipts.iter().filter(|x| x.status != Status::Valid) {
-            if listed == LISTED_PROBLEMS {
-                let rest = r
-                    .receipts
-                    .iter()
-                    .filter(|x| x.status != Status::Valid)
-                    .count()
-                    - listed;
-                println!("  ... and {rest} more (use --json for all)");
-                break;
-            }
+        let problems: Vec<_> = r
+            .receipts
+            .iter()
+            .filter(|x| x.status != Status::Valid)
+            .collect();
+        for x in problems.iter().take(LISTED_PROBLEMS) {
             let seq = x
                 .sequence
                 .map(|s| format!(" (sequence {s})"))
@@ -363,7 +357,10 @@ fn print_human(path: &Path, kind: &str, r: &ChainReport, notes: &[String]) {
                 x.cause.map(Cause::as_str).unwrap_or("-"),
                 x.detail.as_deref().unwrap_or("")
             );
-            listed += 1;
+        }
+        if problems.len() > LISTED_PROBLEMS {
+            let rest = problems.len() - LISTED_PROBLEMS;
+            println!("  ... and {rest} more (use --json for all)");
         }
         for p in r.chain_problems.iter().filter(|p| p.source.is_none()) {
             println!("  {}: {}", p.cause, p.detail);
