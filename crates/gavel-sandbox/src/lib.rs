@@ -36,7 +36,7 @@ pub use nono::{
 pub use profile::{Network, Profile, SyscallMode, is_forbidden_env};
 pub use report::{CONTROLS, ControlStatus, EnforcementReport, SandboxState, SeccompReport};
 pub use signals::FORWARDED as FORWARDED_SIGNALS;
-pub use spawn::{Finished, Prepared, Running, signal_name};
+pub use spawn::{Finished, Gated, Prepared, Running, signal_name};
 
 use report::CONTROLS as CONTROL_NAMES;
 use spawn::Confinement;

@@ -138,6 +138,9 @@ struct ChildPlan<'a> {
     parent_pid: libc::pid_t,
     confine: bool,
     stdio: [c_int; 3],
+    /// Read end of the gate pipe (-1: no gate). The child, fully confined, waits for
+    /// one byte on it before `execve`; end-of-file means "do not run" and it exits.
+    gate_fd: c_int,
 }
 
 fn errno() -> c_int {
@@ -280,17 +283,15 @@ fn child_main(p: &ChildPlan<'_>) -> ! {
                 }
             }
         }
-        let keep_one = [fd];
-        let keep_two = if p.ruleset_fd < fd {
-            [p.ruleset_fd, fd]
-        } else {
-            [fd, p.ruleset_fd]
-        };
-        let keep: &[c_int] = if p.ruleset_fd >= 0 {
-            &keep_two
-        } else {
-            &keep_one
-        };
+        // keep the status pipe, the ruleset and the gate: at most three fds, sorted
+        // without allocating
+        let mut keep_buf: [c_int; 3] = [fd, p.ruleset_fd, p.gate_fd];
+        keep_buf.sort_unstable();
+        let first = keep_buf
+            .iter()
+            .position(|&k| k >= 0)
+            .unwrap_or(keep_buf.len());
+        let keep: &[c_int] = &keep_buf[first..];
         if let Err(e) = close_all_but(keep) {
             child_fail(fd, ChildStep::CloseFds, e);
         }
@@ -330,6 +331,22 @@ fn child_main(p: &ChildPlan<'_>) -> ! {
                 }
             }
             child_report(fd, ChildStep::Seccomp, 0);
+        }
+
+        if p.gate_fd >= 0 {
+            let mut go = 0u8;
+            let n = loop {
+                let n = libc::read(p.gate_fd, (&mut go as *mut u8).cast(), 1);
+                if n < 0 && errno() == libc::EINTR {
+                    continue;
+                }
+                break n;
+            };
+            if n != 1 || go != GATE_GO {
+                // the parent decided against running the command (or is gone)
+                libc::_exit(126);
+            }
+            libc::close(p.gate_fd);
         }
 
         libc::execve(p.exe, p.argv, p.envp);
@@ -487,6 +504,21 @@ impl Prepared {
     /// thread: the child gets SIGKILL if the thread that spawned it exits first
     /// (`PR_SET_PDEATHSIG`), so that a confined command never outlives gavel unobserved.
     pub fn spawn(self) -> Result<Running, SpawnError> {
+        self.fork_child(false)?.finish()
+    }
+
+    /// Forks and confines the child, which then waits, fully confined, before `execve`
+    /// until [`Gated::release`]; [`Gated::abort`] (or dropping the `Gated`) makes it exit
+    /// without running anything. This lets the caller overlap the child's setup with
+    /// work that must complete before the command may run (gavel: making the decision
+    /// receipt durable). Same threading rule as [`Prepared::spawn`].
+    pub fn spawn_gated(self) -> Result<Gated, SpawnError> {
+        self.fork_child(true).map(|forked| Gated {
+            forked: Some(forked),
+        })
+    }
+
+    fn fork_child(self, gated: bool) -> Result<Forked, SpawnError> {
         let mut argv: Vec<*const c_char> = self.argv.iter().map(|a| a.as_ptr()).collect();
         argv.push(std::ptr::null());
         let mut envp: Vec<*const c_char> = self.envp.iter().map(|a| a.as_ptr()).collect();
@@ -503,6 +535,12 @@ impl Prepared {
             });
         }
         let (r, w) = status_pipe().map_err(SpawnError::Pipe)?;
+        let gate = if gated {
+            let (gr, gw) = status_pipe().map_err(SpawnError::Pipe)?;
+            Some((gr, gw))
+        } else {
+            None
+        };
         let confine = self.confinement.is_some();
         let plan = ChildPlan {
             exe: self.exe.as_ptr(),
@@ -519,6 +557,7 @@ impl Prepared {
             parent_pid: unsafe { libc::getpid() },
             confine,
             stdio: [0, 1, 2].map(|i: usize| self.stdio[i].as_ref().map_or(-1, |f| f.as_raw_fd())),
+            gate_fd: gate.as_ref().map_or(-1, |(gr, _)| gr.as_raw_fd()),
         };
 
         // Block every signal across fork so that no handler runs in the child before it
@@ -543,12 +582,97 @@ impl Prepared {
         unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old_mask, std::ptr::null_mut()) };
         drop(w);
         drop(self.stdio);
+        let gate_w = gate.map(|(gr, gw)| {
+            drop(gr);
+            gw
+        });
         if pid < 0 {
             return Err(SpawnError::Fork(fork_err));
         }
         // Close the parent's copy of the ruleset now: only the child needs it.
         drop(self.confinement);
+        Ok(Forked {
+            pid,
+            start,
+            status: r,
+            gate: gate_w,
+            report: self.report,
+            exe_path: self.exe_path,
+            confine,
+        })
+    }
+}
 
+/// A forked child whose setup reports have not been read yet.
+#[derive(Debug)]
+struct Forked {
+    pid: i32,
+    start: Instant,
+    status: OwnedFd,
+    gate: Option<OwnedFd>,
+    report: EnforcementReport,
+    exe_path: PathBuf,
+    confine: bool,
+}
+
+/// The byte that lets a gated child go on to `execve`.
+const GATE_GO: u8 = b'g';
+
+/// A child confined and waiting before `execve` (see [`Prepared::spawn_gated`]).
+#[derive(Debug)]
+pub struct Gated {
+    forked: Option<Forked>,
+}
+
+impl Gated {
+    /// Lets the child execute the command; returns once `execve` succeeded (or with
+    /// the step that failed, in which case nothing ran).
+    pub fn release(mut self) -> Result<Running, SpawnError> {
+        let Some(mut forked) = self.forked.take() else {
+            return Err(SpawnError::Protocol("gate already used".into()));
+        };
+        if let Some(gate) = forked.gate.take() {
+            // A child that failed a setup step has exited: the write then fails with
+            // EPIPE (SIGPIPE is ignored in gavel) and its report tells what happened.
+            // SAFETY: writes one byte from a stack value to our pipe.
+            unsafe { libc::write(gate.as_raw_fd(), (&GATE_GO as *const u8).cast(), 1) };
+        }
+        forked.start = Instant::now();
+        forked.finish()
+    }
+
+    /// Makes the child exit without running the command, and reaps it.
+    pub fn abort(mut self) {
+        self.abort_inner();
+    }
+
+    fn abort_inner(&mut self) {
+        if let Some(mut forked) = self.forked.take() {
+            drop(forked.gate.take()); // end of file: the child exits
+            // SAFETY: kill our own, not yet reaped child.
+            unsafe { libc::kill(forked.pid, libc::SIGKILL) };
+            let _ = reap(forked.pid);
+        }
+    }
+}
+
+impl Drop for Gated {
+    fn drop(&mut self) {
+        self.abort_inner();
+    }
+}
+
+impl Forked {
+    fn finish(self) -> Result<Running, SpawnError> {
+        let Forked {
+            pid,
+            start,
+            status: r,
+            gate: _,
+            report: planned,
+            exe_path,
+            confine,
+        } = self;
         let bytes = read_all(&r);
         drop(r);
         let bytes = match bytes {
@@ -591,7 +715,7 @@ impl Prepared {
                 steps.last().map(|s| s.as_str())
             )));
         }
-        let mut report = applied_report(self.report, &steps, confine);
+        let mut report = applied_report(planned, &steps, confine);
         if let Some(f) = failure {
             let _ = reap(pid);
             return Err(match f {
@@ -605,7 +729,7 @@ impl Prepared {
                         report.verified_in_child = true;
                     }
                     SpawnError::Exec {
-                        path: self.exe_path,
+                        path: exe_path,
                         errno,
                         hint,
                         report: Box::new(report),
