@@ -10,21 +10,26 @@
 //!    directory), nono missing from `PATH` for `--sandbox-backend nono` (the message
 //!    names `cargo install nono-cli --version 0.81.0`; no receipt is written).
 //! 2. The executable is resolved like a shell does (`PATH`, symlinks resolved).
-//! 3. The decision is made, signed and durably written. Deny: the reason on stderr,
-//!    nothing runs, exit 126.
-//! 4. Command not found: exit 127, and the decision receipt names the command as asked;
-//!    found but not executable: exit 126.
-//! 5. The sandbox is built before fork (Landlock ruleset, seccomp programs, C strings).
-//!    When building fails (no Landlock, a control the profile requires that this kernel
-//!    cannot enforce without `--allow-degraded`, a failed confinement step in the
-//!    child): an execution receipt with `sandbox_state: "unavailable"` and the cause in
-//!    `sandbox.cause`, nothing ran, exit 125.
-//! 6. Fork, confine in the child, exec; gavel waits and forwards SIGINT, SIGTERM,
-//!    SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT and SIGTSTP to the child's
-//!    process group. Those signals are blocked in gavel from just before the fork until
-//!    the forwarding is in place, so one that arrives meanwhile is forwarded rather than
-//!    killing gavel; after the command ended they are held back (and dropped at exit)
-//!    so that the execution receipt is always written.
+//! 3. The sandbox is built (Landlock ruleset, seccomp programs, C strings) and the
+//!    child is forked: it confines itself (new session, fds closed, `no_new_privs`,
+//!    Landlock, seccomp) and then waits, before `execve`, on a pipe. Its setup thus
+//!    runs while the decision is being made durable; nothing of the command runs yet.
+//! 4. The decision is made, signed and durably written. Deny (or any failure to
+//!    decide or record): the waiting child exits without running anything, the reason
+//!    goes to stderr, exit 126 (125 for a failure).
+//! 5. Command not found: exit 127, and the decision receipt names the command as asked;
+//!    found but not executable: exit 126. When the sandbox could not be built or a
+//!    confinement step failed in the child (no Landlock, a control the profile requires
+//!    that this kernel cannot enforce without `--allow-degraded`): an execution receipt
+//!    with `sandbox_state: "unavailable"` and the cause in `sandbox.cause`, nothing ran,
+//!    exit 125.
+//! 6. Otherwise the child is released and execs the command; gavel waits and forwards
+//!    SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT and SIGTSTP
+//!    to the child's process group. Those signals are blocked in gavel from just before
+//!    the fork until the forwarding is in place, so one that arrives meanwhile is
+//!    forwarded rather than killing gavel (during a deny it ends gavel after the deny);
+//!    after the command ended they are held back (and dropped at exit) so that the
+//!    execution receipt is always written.
 //! 7. The execution receipt: `exit_code` (or `signal` with its name),
 //!    `tool_duration_ms`, `sandbox_state` and the enforcement report as applied in the
 //!    child. It is the next receipt this process writes into the chain, and names the
@@ -99,11 +104,12 @@ pub const SIMULATE_ABI_ENV: &str = "GAVEL_SIMULATE_LANDLOCK_ABI";
 
 const HELP: &str = "\
 Order: bad input (usage, policy, profile, --context, nono missing) fails with exit 125
-and writes nothing. Then the decision is signed and written; a deny runs nothing
+and writes nothing. The sandbox is built and the child forked; it confines itself and
+waits before exec while the decision is signed and written; a deny runs nothing
 (exit 126). A command that does not exist exits 127 (the decision receipt names it as
-asked). The sandbox is built before fork; if it cannot be (no Landlock, a control the
-kernel cannot enforce without --allow-degraded), an execution receipt with
-sandbox_state \"unavailable\" is written, nothing runs, exit 125. Otherwise the command
+asked). If the sandbox cannot be had (no Landlock, a control the kernel cannot enforce
+without --allow-degraded), an execution receipt with sandbox_state \"unavailable\" is
+written, nothing runs, exit 125. Otherwise the command
 runs confined, signals sent to gavel are forwarded to it, and the execution receipt
 (exit status or signal, duration, the enforcement report as applied, decision_ref =
 hash of the decision receipt) is written. The execution receipt is the next receipt
@@ -315,7 +321,9 @@ pub fn run(state: &StateDir, args: &ExecArgs) -> CmdResult {
         Engine::YamlRules => req,
     };
 
-    // 2. decide (signed, durable before anything runs)
+    // 2. build the sandbox and fork: the child confines itself (setsid, fds,
+    // no_new_privs, Landlock, seccomp) and then waits before execve, so its setup runs
+    // while the decision is made durable. Nothing of the command runs before step 3.
     let key = operator_key(state, args.sign.key.as_ref()).map_err(|f| gavel_error(f.message))?;
     let gov = Governance::builder(policy)
         .state(state.clone())
@@ -325,40 +333,68 @@ pub fn run(state: &StateDir, args: &ExecArgs) -> CmdResult {
         .trust_threshold(args.sign.trust_threshold)
         .receipts_dir(args.sign.receipts_dir.clone())
         .build();
-    let decision = gov
-        .decide(&DecisionRequest {
-            action: &req.action,
-            context: &req.context,
-            resource: None,
-            shape: CedarShape::Agent {
-                action: AgentAction::Exec,
-                resource_id: &req.tool_name,
-            },
-            tool_name: Some(&req.tool_name),
-            sign: true,
-        })
-        .map_err(|e| {
-            gavel_error(format!(
-                "cannot decide on {} or record the decision: {e}; nothing was run",
-                req.action
-            ))
-        })?;
-    if !decision.allowed {
-        return Err(Failure::new(
-            EXIT_EXEC_DENIED,
-            format!(
-                "denied by policy ({}): {}; nothing was run{}",
-                decision.policy_id,
-                decision.reason,
-                receipt_note(decision.receipt_path.as_ref(), "decision")
-            ),
-        ));
-    }
+    // From here on a signal sent to gavel is for the command: it stays blocked until the
+    // forwarding handlers are in place (once the child has exec'd), then is forwarded.
+    let mask = launch::block_forwarded();
+    let launched = resolved.as_ref().map(|exe| {
+        let setup = launch::Setup {
+            backend,
+            profile: profile.as_ref(),
+            options,
+            exe,
+            argv: &args.command,
+            cwd: &cwd,
+            nono: nono.as_deref(),
+            state_dir: state.root(),
+        };
+        launch::prepare_launch(&setup).and_then(launch::Ready::spawn_gated)
+    });
 
-    // 3. not found / not executable: nothing runs
-    let exe = match resolved {
-        Ok(p) => p,
+    // 3. decide (signed, durable before anything runs); a waiting child that is not
+    // released exits without running anything
+    let decided = gov.decide(&DecisionRequest {
+        action: &req.action,
+        context: &req.context,
+        resource: None,
+        shape: CedarShape::Agent {
+            action: AgentAction::Exec,
+            resource_id: &req.tool_name,
+        },
+        tool_name: Some(&req.tool_name),
+        sign: true,
+    });
+    let decision = match decided {
+        Ok(d) if d.allowed => d,
+        other => {
+            drop(launched);
+            launch::restore_mask(&mask);
+            return Err(match other {
+                Ok(d) => Failure::new(
+                    EXIT_EXEC_DENIED,
+                    format!(
+                        "denied by policy ({}): {}; nothing was run{}",
+                        d.policy_id,
+                        d.reason,
+                        receipt_note(d.receipt_path.as_ref(), "decision")
+                    ),
+                ),
+                Err(e) => gavel_error(format!(
+                    "cannot decide on {} or record the decision: {e}; nothing was run",
+                    req.action
+                )),
+            });
+        }
+    };
+
+    // 4. not found / not executable, or a sandbox that cannot be had: nothing runs
+    let waiting = match launched {
+        Ok(Ok(w)) => w,
+        Ok(Err(ns)) => {
+            launch::restore_mask(&mask);
+            return Err(not_started(&gov, &decision, &req.tool_name, ns));
+        }
         Err(e) => {
+            launch::restore_mask(&mask);
             return Err(Failure::new(
                 e.exit_code(),
                 format!(
@@ -369,27 +405,13 @@ pub fn run(state: &StateDir, args: &ExecArgs) -> CmdResult {
         }
     };
 
-    // 4. build the sandbox, 5. fork + confine + exec
-    let setup = launch::Setup {
-        backend,
-        profile: profile.as_ref(),
-        options,
-        exe: &exe,
-        argv: &args.command,
-        cwd: &cwd,
-        nono: nono.as_deref(),
-        state_dir: state.root(),
-    };
-    let ready = match launch::prepare_launch(&setup) {
-        Ok(r) => r,
-        Err(ns) => return Err(not_started(&gov, &decision, &req.tool_name, ns)),
-    };
-    // From here on a signal sent to gavel is for the command: it stays blocked until the
-    // forwarding handlers are in place (once the child has exec'd), then is forwarded.
-    let mask = launch::block_forwarded();
-    let started = match ready.spawn() {
+    // 5. the decision is durable: let the confined child execute the command
+    let started = match waiting.release() {
         Ok(s) => s,
-        Err(ns) => return Err(not_started(&gov, &decision, &req.tool_name, ns)),
+        Err(ns) => {
+            launch::restore_mask(&mask);
+            return Err(not_started(&gov, &decision, &req.tool_name, ns));
+        }
     };
     launch::restore_mask(&mask);
 

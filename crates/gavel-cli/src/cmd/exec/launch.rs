@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use gavel::governance::SandboxBackend;
 use gavel_sandbox::{
-    EnforcementReport, Finished, NONO_PROFILE_JSON, Options, Prepared, Profile, Running,
+    EnforcementReport, Finished, Gated, NONO_PROFILE_JSON, Options, Prepared, Profile, Running,
     SandboxError, SandboxState, SpawnError, kernel_abi, nono_argv_with_profile, prepare,
     prepare_unconfined, write_nono_profile,
 };
@@ -278,18 +278,36 @@ pub fn prepare_launch(s: &Setup<'_>) -> Result<Ready, NotStarted> {
     }
 }
 
-impl Ready {
-    /// Forks, confines the child (gavel's backend), execs.
-    pub fn spawn(self) -> Result<Started, NotStarted> {
-        let Ready {
-            prepared,
-            confinement,
-        } = self;
-        match prepared.spawn() {
+/// Forked and confined, waiting before `execve` until released (the decision receipt
+/// is made durable meanwhile). Dropping it makes the child exit without running.
+pub struct Waiting {
+    gated: Gated,
+    confinement: Confinement,
+}
+
+impl Waiting {
+    /// Lets the command run.
+    pub fn release(self) -> Result<Started, NotStarted> {
+        let Waiting { gated, confinement } = self;
+        match gated.release() {
             Ok(running) => Ok(Started {
                 running,
                 confinement,
             }),
+            Err(e) => Err(not_started_spawn(&confinement, &e)),
+        }
+    }
+}
+
+impl Ready {
+    /// Forks and confines the child, which waits before `execve` for [`Waiting::release`].
+    pub fn spawn_gated(self) -> Result<Waiting, NotStarted> {
+        let Ready {
+            prepared,
+            confinement,
+        } = self;
+        match prepared.spawn_gated() {
+            Ok(gated) => Ok(Waiting { gated, confinement }),
             Err(e) => Err(not_started_spawn(&confinement, &e)),
         }
     }
