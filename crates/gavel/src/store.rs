@@ -106,9 +106,18 @@ pub struct Appended {
 }
 
 /// One receipts directory.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ReceiptStore {
     dir: PathBuf,
+    /// The tip this store last appended: when the hint still names it, the next
+    /// append links to it without re-reading and re-hashing the file.
+    last: std::sync::Mutex<Option<Tip>>,
+}
+
+impl Clone for ReceiptStore {
+    fn clone(&self) -> Self {
+        Self::new(self.dir.clone())
+    }
 }
 
 /// File name of receipt `sequence`.
@@ -119,7 +128,10 @@ pub fn file_name(sequence: u64) -> String {
 impl ReceiptStore {
     /// The store at `dir` (created on first append).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
+        Self {
+            dir: dir.into(),
+            last: std::sync::Mutex::new(None),
+        }
     }
 
     /// The directory.
@@ -162,6 +174,13 @@ impl ReceiptStore {
         crash_point("published");
         // the hint: not fsynced, a lost update is recovered by probing forward
         let _ = lock.write_all_at(format!("{sequence:020}\n").as_bytes(), 0);
+        if let Ok(mut last) = self.last.lock() {
+            *last = Some(Tip {
+                sequence,
+                hash: signed.chain_hash.clone(),
+                issuer: issuer.to_owned(),
+            });
+        }
         Ok(Appended {
             signed,
             sequence,
@@ -239,7 +258,9 @@ impl ReceiptStore {
                 .and_then(|t| t.trim_end().parse::<u64>().ok()),
             _ => None,
         };
+        let cached = self.last.lock().ok().and_then(|l| l.clone());
         let mut tip = match hinted {
+            Some(seq) if cached.as_ref().is_some_and(|c| c.sequence == seq) => cached,
             Some(seq) => match self.read_receipt(seq)? {
                 Some(t) => Some(t),
                 None => self.scan()?,
