@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use gavel_policy::{CedarShape, PolicySet, Request, Verdict};
-use gavel_receipt::envelope::Envelope;
+use gavel_receipt::envelope::{Envelope, Signed};
 use gavel_receipt::keys::OperatorKey;
 use gavel_receipt::{SPEC, payload_digest, sign_payload};
 use serde::Serialize;
@@ -308,6 +308,33 @@ impl Governance {
     /// returns. An `Err` means nothing may proceed.
     pub fn decide(&self, req: &DecisionRequest<'_>) -> Result<Decision, GovernanceError> {
         let started = Instant::now();
+        let mut decision = self.evaluate(req)?;
+        if req.sign {
+            let key = self.signer.as_ref().ok_or(GovernanceError::NoSigner)?;
+            let latency_ms = started.elapsed().as_secs_f64() * 1e3;
+            let appended = self.store.append(key.kid(), |sequence, previous| {
+                self.sign_decision(&decision, req, sequence, previous, latency_ms)
+                    .map_err(|e| e.to_string())
+            })?;
+            decision.receipt_hash = Some(appended.signed.chain_hash.clone());
+            decision.receipt_path = Some(appended.path);
+            decision.receipt = Some(appended.signed.envelope);
+        }
+        self.audit.append(&AuditEntry {
+            timestamp: gavel_receipt::time::now_millis(),
+            action: req.action.to_owned(),
+            decision: if decision.allowed { "allow" } else { "deny" }.to_owned(),
+            agent_did: decision.agent_id.clone(),
+            trust_score: decision.trust_score,
+            context: req.context.clone(),
+            receipt_hash: decision.receipt_hash.clone(),
+        })?;
+        Ok(decision)
+    }
+
+    /// The decision on `req` without signing or writing anything but reading the
+    /// agent's trust score: the policy verdict, then the trust threshold.
+    pub fn evaluate(&self, req: &DecisionRequest<'_>) -> Result<Decision, GovernanceError> {
         let agent_did = match req.context.get("agent_did") {
             None | Some(Value::Null) => "unknown".to_owned(),
             Some(Value::String(s)) => s.clone(),
@@ -343,8 +370,7 @@ impl Governance {
                     verdict.policy_id,
                 )
             };
-        let context_value = Value::Object(req.context.clone());
-        let mut decision = Decision {
+        Ok(Decision {
             allowed,
             action: req.action.to_owned(),
             reason,
@@ -357,67 +383,64 @@ impl Governance {
             receipt_path: None,
             policy_id,
             receipt_hash: None,
-            agent_id: agent_did.clone(),
-        };
-        if req.sign {
-            let key = self.signer.as_ref().ok_or(GovernanceError::NoSigner)?;
-            let digest = payload_digest(req.action, &context_value)
-                .map_err(|e| GovernanceError::BadRequest(e.to_string()))?;
-            let latency_ms = started.elapsed().as_secs_f64() * 1e3;
-            let session = req
-                .context
-                .get("session_id")
-                .and_then(Value::as_str)
-                .map(|s| json!(s));
-            let d = &decision;
-            let tool_name = req.tool_name.unwrap_or(req.action);
-            let appended = self.store.append(key.kid(), |sequence, previous| {
-                let payload = payload_of([
-                    ("type", Some(json!("gavel:decision"))),
-                    ("spec", Some(json!(SPEC))),
-                    ("issuer_id", Some(json!(key.kid()))),
-                    ("issued_at", Some(json!(gavel_receipt::time::now_millis()))),
-                    ("sequence", Some(json!(sequence))),
-                    ("previousReceiptHash", previous.map(|p| json!(p))),
-                    ("tool_name", Some(json!(tool_name))),
-                    (
-                        "decision",
-                        Some(json!(if d.allowed { "allow" } else { "deny" })),
-                    ),
-                    ("reason", Some(json!(d.reason))),
-                    ("policy_id", Some(json!(d.policy_id))),
-                    ("policy_engine", Some(json!(self.policy.engine().as_str()))),
-                    ("policy_digest", Some(json!(d.policy_digest))),
-                    ("agent_id", Some(json!(d.agent_id))),
-                    ("trust_score", Some(number(round6(d.trust_score)))),
-                    ("ring", Some(json!(d.ring))),
-                    ("sandbox_backend", Some(json!(d.sandbox_backend))),
-                    (
-                        "payload_digest",
-                        Some(json!({"hash": digest.hash, "size": digest.size})),
-                    ),
-                    ("session_id", session.clone()),
-                    (
-                        "hook_latency_ms",
-                        Some(number((latency_ms * 1e3).round() / 1e3)),
-                    ),
-                ]);
-                sign_payload(payload, key).map_err(|e| e.to_string())
-            })?;
-            decision.receipt_hash = Some(appended.signed.chain_hash.clone());
-            decision.receipt_path = Some(appended.path);
-            decision.receipt = Some(appended.signed.envelope);
-        }
-        self.audit.append(&AuditEntry {
-            timestamp: gavel_receipt::time::now_millis(),
-            action: req.action.to_owned(),
-            decision: if decision.allowed { "allow" } else { "deny" }.to_owned(),
-            agent_did,
-            trust_score,
-            context: req.context.clone(),
-            receipt_hash: decision.receipt_hash.clone(),
-        })?;
-        Ok(decision)
+            agent_id: agent_did,
+        })
+    }
+
+    /// Signs the decision receipt of `decision` for place `sequence` in the chain
+    /// (`previous`: the chain hash it links to). No I/O: [`Governance::decide`] calls
+    /// it while the chain is locked.
+    pub fn sign_decision(
+        &self,
+        decision: &Decision,
+        req: &DecisionRequest<'_>,
+        sequence: u64,
+        previous: Option<&str>,
+        latency_ms: f64,
+    ) -> Result<Signed, GovernanceError> {
+        let key = self.signer.as_ref().ok_or(GovernanceError::NoSigner)?;
+        let digest = payload_digest(req.action, &Value::Object(req.context.clone()))
+            .map_err(|e| GovernanceError::BadRequest(e.to_string()))?;
+        let session = req
+            .context
+            .get("session_id")
+            .and_then(Value::as_str)
+            .map(|s| json!(s));
+        let d = decision;
+        let payload = payload_of([
+            ("type", Some(json!("gavel:decision"))),
+            ("spec", Some(json!(SPEC))),
+            ("issuer_id", Some(json!(key.kid()))),
+            ("issued_at", Some(json!(gavel_receipt::time::now_millis()))),
+            ("sequence", Some(json!(sequence))),
+            ("previousReceiptHash", previous.map(|p| json!(p))),
+            (
+                "tool_name",
+                Some(json!(req.tool_name.unwrap_or(req.action))),
+            ),
+            (
+                "decision",
+                Some(json!(if d.allowed { "allow" } else { "deny" })),
+            ),
+            ("reason", Some(json!(d.reason))),
+            ("policy_id", Some(json!(d.policy_id))),
+            ("policy_engine", Some(json!(self.policy.engine().as_str()))),
+            ("policy_digest", Some(json!(d.policy_digest))),
+            ("agent_id", Some(json!(d.agent_id))),
+            ("trust_score", Some(number(round6(d.trust_score)))),
+            ("ring", Some(json!(d.ring))),
+            ("sandbox_backend", Some(json!(d.sandbox_backend))),
+            (
+                "payload_digest",
+                Some(json!({"hash": digest.hash, "size": digest.size})),
+            ),
+            ("session_id", session),
+            (
+                "hook_latency_ms",
+                Some(number((latency_ms * 1e3).round() / 1e3)),
+            ),
+        ]);
+        sign_payload(payload, key).map_err(|e| GovernanceError::BadRequest(e.to_string()))
     }
 
     /// Appends the execution receipt for what ran after `decision`: a later link of
