@@ -180,6 +180,9 @@ pub struct TrustedKey {
     pub valid_from: Option<OffsetDateTime>,
     /// Instant from which the key may no longer have signed (excluded).
     pub valid_until: Option<OffsetDateTime>,
+    /// Its `sb:issuer:` kid and RFC 7638 thumbprint, computed once: a verifier asks
+    /// for every receipt.
+    derived: [String; 2],
 }
 
 impl TrustedKey {
@@ -189,6 +192,7 @@ impl TrustedKey {
             return Err(KeyError::Weak(public_hex(&key)));
         }
         Ok(Self {
+            derived: [kid_for(&key), jwk_thumbprint(&key)],
             key,
             kid: None,
             valid_from: None,
@@ -199,9 +203,7 @@ impl TrustedKey {
     /// Whether a receipt naming `kid` names this key: its explicit kid, its
     /// `sb:issuer:` kid, or its RFC 7638 thumbprint.
     pub fn answers_to(&self, kid: &str) -> bool {
-        self.kid.as_deref() == Some(kid)
-            || kid_for(&self.key) == kid
-            || jwk_thumbprint(&self.key) == kid
+        self.kid.as_deref() == Some(kid) || self.derived.iter().any(|d| d == kid)
     }
 
     /// Whether `t` lies in `[valid_from, valid_until)`.

@@ -12,16 +12,20 @@
 //!   issued_at, payload, signature: "<hex>"}`, signed over JCS of the envelope without
 //!   `signature`.
 //!
-//! Signatures are checked in parallel (rayon) and in batches. Batch verification is
-//! used only where it is sound: the trusted key is not weak (refused at load), every
+//! Signatures are checked in parallel (rayon) and in batches of 64. Batch verification
+//! is used only where it is sound: the trusted key is not weak (refused at load), every
 //! signature's `s` is canonical and its `R` is canonically encoded and not of small
 //! order (the checks `verify_strict` makes); a failing batch is re-checked one
 //! signature at a time with `verify_strict`, so the verdict on each receipt is its own.
+//! One difference remains, inherent to cofactorless batch equations: a signature whose
+//! `R` carries a small-order component can only be made by the key holder, deliberately,
+//! and such a signature passes a batch with probability at most 1/8 where
+//! `verify_strict` rejects it. No one without the key can produce one, so a batch pass
+//! still proves the key holder signed; a single receipt is always checked one by one.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 
-use curve25519_dalek::edwards::CompressedEdwardsY;
 use ed25519_dalek::{Signature, VerifyingKey};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -919,13 +923,51 @@ fn check_chunk(chunk: &[PendingSig]) -> Vec<(usize, bool)> {
         .collect()
 }
 
-/// `R` canonically encoded and not of small order (what `verify_strict` demands).
+/// `R` canonically encoded and not of small order (what `verify_strict` demands), on
+/// the encoding alone, as libsodium does: the y-coordinate (sign bit cleared) must be
+/// below p = 2^255 - 19 and must not be the y of one of the eight points of small order
+/// (taken from curve25519-dalek's own torsion subgroup). For canonical encodings this is
+/// exactly `decompress().is_small_order()`, without a square root and an inversion per
+/// signature (a test checks the two agree). An encoding that is not a point at all
+/// fails the batch, and the one-by-one `verify_strict` then rejects it.
 fn strict_r(sig: &Signature) -> bool {
-    let r = CompressedEdwardsY(*sig.r_bytes());
-    match r.decompress() {
-        Some(point) => point.compress() == r && !point.is_small_order(),
-        None => false,
+    let mut y = *sig.r_bytes();
+    y[31] &= 0x7f;
+    below_p(&y) && !small_order_ys().contains(&y)
+}
+
+/// Whether a 255-bit little-endian value is below p = 2^255 - 19.
+fn below_p(y: &[u8; 32]) -> bool {
+    const P: [u8; 32] = {
+        let mut p = [0xff; 32];
+        p[0] = 0xed;
+        p[31] = 0x7f;
+        p
+    };
+    for i in (0..32).rev() {
+        if y[i] != P[i] {
+            return y[i] < P[i];
+        }
     }
+    false
+}
+
+/// The y-coordinates (sign bit cleared) of the points of small order.
+fn small_order_ys() -> &'static [[u8; 32]] {
+    static YS: std::sync::OnceLock<Vec<[u8; 32]>> = std::sync::OnceLock::new();
+    YS.get_or_init(|| {
+        let mut ys: Vec<[u8; 32]> = curve25519_dalek::constants::EIGHT_TORSION
+            .iter()
+            .map(|p| {
+                let mut b = p.compress().to_bytes();
+                b[31] &= 0x7f;
+                b
+            })
+            .collect();
+        ys.sort_unstable();
+        ys.dedup();
+        ys
+    })
 }
 
 fn check_links(reports: &mut [ReceiptReport], order: Order) -> Vec<ChainProblem> {
@@ -1059,4 +1101,67 @@ pub fn payload_sha256(payload: &Value) -> Option<String> {
     jcs::canonicalize(payload)
         .ok()
         .map(|c| hex::encode(Sha256::digest(c)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use curve25519_dalek::constants::{ED25519_BASEPOINT_POINT, EIGHT_TORSION};
+    use curve25519_dalek::edwards::CompressedEdwardsY;
+    use curve25519_dalek::scalar::Scalar;
+
+    fn sig_with_r(r: [u8; 32]) -> Signature {
+        let mut b = [0u8; 64];
+        b[..32].copy_from_slice(&r);
+        Signature::from_bytes(&b)
+    }
+
+    /// What `verify_strict` demands of R, through decompression.
+    fn strict_by_decompression(r: [u8; 32]) -> bool {
+        let c = CompressedEdwardsY(r);
+        c.decompress()
+            .is_some_and(|p| p.compress() == c && !p.is_small_order())
+    }
+
+    #[test]
+    fn small_order_points_are_refused_by_encoding() {
+        assert_eq!(small_order_ys().len(), 5, "y = 0, 1, -1 and two of order 8");
+        for t in EIGHT_TORSION {
+            for sign in [0u8, 0x80] {
+                let mut r = t.compress().to_bytes();
+                r[31] = (r[31] & 0x7f) | sign;
+                assert!(!strict_r(&sig_with_r(r)), "{r:?}");
+            }
+            // a small-order component on a large point is not what verify_strict checks
+        }
+    }
+
+    #[test]
+    fn the_encoding_check_agrees_with_decompression() {
+        // points of large order, with and without a torsion component
+        for i in 1u64..300 {
+            let p = ED25519_BASEPOINT_POINT * Scalar::from(i * 7919);
+            for q in [p, p + EIGHT_TORSION[(i % 8) as usize]] {
+                let r = q.compress().to_bytes();
+                assert_eq!(
+                    strict_r(&sig_with_r(r)),
+                    strict_by_decompression(r),
+                    "{r:?}"
+                );
+            }
+        }
+        // non-canonical encodings: y >= p
+        for low in [0xedu8, 0xee, 0xef, 0xff] {
+            let mut r = [0xff; 32];
+            r[0] = low;
+            r[31] = 0x7f;
+            assert!(!strict_r(&sig_with_r(r)));
+            r[31] = 0xff;
+            assert!(!strict_r(&sig_with_r(r)));
+        }
+        let mut below = [0xff; 32];
+        below[0] = 0xec;
+        below[31] = 0x7f;
+        assert!(below_p(&below));
+    }
 }

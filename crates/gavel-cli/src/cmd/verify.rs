@@ -212,11 +212,13 @@ fn read_target(path: &Path) -> Result<Target, Failure> {
 
 /// Reads at most one byte more than a receipt may have, so a 50 MB file costs 1 MB.
 fn read_capped(path: &Path) -> Result<Vec<u8>, Failure> {
-    let f = File::open(path).map_err(|e| Failure::bad_input(format!("{}: {e}", path.display())))?;
-    let mut bytes = Vec::new();
-    f.take(MAX_RECEIPT_BYTES as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| Failure::bad_input(format!("{}: {e}", path.display())))?;
+    let err = |e: std::io::Error| Failure::bad_input(format!("{}: {e}", path.display()));
+    let f = File::open(path).map_err(err)?;
+    let cap = MAX_RECEIPT_BYTES as u64 + 1;
+    // sized from the file's length: one read fills the buffer, one more sees the end
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0).min(cap);
+    let mut bytes = Vec::with_capacity(len as usize + 1);
+    f.take(cap).read_to_end(&mut bytes).map_err(err)?;
     Ok(bytes)
 }
 
