@@ -34,12 +34,18 @@ trap 'rm -rf "$tmp"' EXIT
 ctx='{"agent_did":"did:mesh:gavel-demo-agent"}'
 export GAVEL_HOME="$tmp/state"
 
-hyperfine --warmup 20 --runs "$runs" -N --ignore-failure \
+# both must decide (allow, exit 0) before anything is timed
+"$gavel" check-policy --policy-dir examples/policies --action shell:python --context "$ctx" \
+    --key "$tmp/operator.pem" --receipts-dir "$tmp/receipts" --json >/dev/null
+"$venv/bin/python" -m openshell_agentmesh.cli check-policy --policy-dir examples/policies \
+    --action shell:python --context "$ctx" >/dev/null
+
+hyperfine --warmup 20 --runs "$runs" -N \
     --export-json "$tmp/result.json" \
     -n "gavel check-policy (signed, durable)" \
-    "$gavel check-policy --policy-dir examples/policies --action shell:python --context $ctx --key $tmp/operator.pem --receipts-dir $tmp/receipts --json" \
+    "$gavel check-policy --policy-dir examples/policies --action shell:python --context '$ctx' --key $tmp/operator.pem --receipts-dir $tmp/receipts --json" \
     -n "AGT openshell-governance check-policy" \
-    "$venv/bin/python -m openshell_agentmesh.cli check-policy --policy-dir examples/policies --action shell:python --context $ctx"
+    "$venv/bin/python -m openshell_agentmesh.cli check-policy --policy-dir examples/policies --action shell:python --context '$ctx'"
 
 "$gavel" verify "$tmp/receipts" --key "$tmp/operator.pem" >/dev/null
 python3 - "$tmp/result.json" <<'PY'

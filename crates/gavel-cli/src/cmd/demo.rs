@@ -419,6 +419,16 @@ fn real_commands(
     fs::write(&file, content)
         .map_err(|e| Failure::bad_input(format!("{}: {e}", file.display())))?;
     let receipts = out.join("exec").join(backend).join("receipts");
+    let profile = out.join("profile.yaml");
+    if !profile.exists() {
+        fs::write(&profile, demo_profile())
+            .map_err(|e| Failure::bad_input(format!("{}: {e}", profile.display())))?;
+    }
+    // HOME for the commands: inside `out`, never created by the demo, readable by
+    // nobody in the sandbox (tools find no dotfiles there), and not below any granted
+    // path, because nono keeps its state below HOME and refuses to grant a directory
+    // that holds it
+    let home = out.join("home");
     let exe = std::env::current_exe()
         .map_err(|e| Failure::bad_input(format!("cannot find the gavel binary: {e}")))?;
     let run = |argv: &[&str]| -> Result<(Option<i32>, String, String), Failure> {
@@ -426,7 +436,9 @@ fn real_commands(
             .arg("exec")
             .arg("--policy-dir")
             .arg(out.join("policy"))
-            .args(["--profile-name", "workspace", "--sandbox-backend", backend])
+            .arg("--profile")
+            .arg(&profile)
+            .args(["--sandbox-backend", backend])
             .arg("--key")
             .arg(key)
             .arg("--receipts-dir")
@@ -437,11 +449,7 @@ fn real_commands(
             .arg("--")
             .args(argv)
             .current_dir(&workspace)
-            // tools read dotfiles from HOME, which the sandbox does not let them read
-            // (git gives up on an unreadable ~/.gitconfig); a HOME that does not exist,
-            // as Debian gives `nobody`, is simply empty for them. It must not lie under
-            // a granted path either: nono keeps its state below HOME.
-            .env("HOME", "/nonexistent")
+            .env("HOME", &home)
             .stdin(Stdio::null())
             .output()
             .map_err(|e| Failure::bad_input(format!("running gavel exec: {e}")))?;
@@ -517,6 +525,41 @@ fn real_commands(
         "write": {"command": format!("git init -q {target}"), "exit_code": write_code, "refused": refused, "stderr": write_err.trim()},
         "executions": executions,
     }))
+}
+
+/// The sandbox profile of the demo's real commands: the built-in `workspace` profile
+/// without `/tmp` (the demo's directory may be below /tmp, and nono refuses a grant
+/// that covers its own state), listing only the system directories this machine has.
+fn demo_profile() -> String {
+    let existing = |paths: &[&str]| -> String {
+        paths
+            .iter()
+            .filter(|p| Path::new(p).exists())
+            .map(|p| format!("\"{p}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "# gavel demo: read the system and the workspace, write only the workspace,\n\
+         # execute system binaries, no network\n\
+         filesystem:\n  read: [{}, \".\"]\n  write: [\".\", \"/dev/null\"]\n  exec: [{}]\n\
+         network: deny\nsyscalls: default\nenv:\n  allow: [PATH, HOME, LANG, TERM]\n",
+        existing(&[
+            "/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc", "/opt", "/proc", "/sys"
+        ]),
+        existing(&[
+            "/usr/bin",
+            "/usr/sbin",
+            "/usr/local/bin",
+            "/usr/lib",
+            "/usr/lib64",
+            "/usr/libexec",
+            "/bin",
+            "/sbin",
+            "/lib",
+            "/lib64",
+        ]),
+    )
 }
 
 fn exit_text(code: Option<i32>) -> String {
