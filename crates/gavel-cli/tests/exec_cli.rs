@@ -5,6 +5,7 @@
 //! openshell and none backends. Where an errno could come from something other than
 //! the sandbox, a control run of the probe outside gavel shows a different result.
 
+mod common;
 mod exec_support;
 
 use exec_support::*;
@@ -36,21 +37,6 @@ fn verify(w: &Ws, path: &Path) -> (Option<i32>, Value) {
     let v = serde_json::from_slice(&o.stdout)
         .unwrap_or_else(|e| panic!("verify output not JSON ({e}): {}", stderr(&o)));
     (o.status.code(), v)
-}
-
-fn first_cause(v: &Value) -> Option<String> {
-    let r = &v["results"][0];
-    r["problems"]
-        .as_array()
-        .and_then(|p| p.first())
-        .and_then(|p| p["cause"].as_str())
-        .or_else(|| {
-            r["chain_problems"]
-                .as_array()
-                .and_then(|p| p.first())
-                .and_then(|p| p["cause"].as_str())
-        })
-        .map(str::to_owned)
 }
 
 // ---------------------------------------------------------------------------------

@@ -14,14 +14,13 @@
 
 #![allow(dead_code)]
 
-use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
 use serde_json::Value;
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_gavel");
+pub use crate::common::{BIN, assert_one_line_error, first_cause, receipt_files, stderr, stdout};
 pub const ORIGINAL: &str = "original content\n";
 pub const SYSTEM_PATH: &str = "/usr/bin:/bin";
 
@@ -303,14 +302,6 @@ impl Run {
     }
 }
 
-pub fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-pub fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
 /// The probe's JSON line (the last line of stdout).
 pub fn probe_json(o: &Output) -> Value {
     let out = stdout(o);
@@ -324,36 +315,9 @@ pub fn probe_json(o: &Output) -> Value {
     })
 }
 
-/// Receipt files of a receipts directory, sorted by name (= sequence).
-pub fn receipt_files(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
-        .unwrap_or_default();
-    v.retain(|p| p.extension() == Some(OsStr::new("json")));
-    v.sort();
-    v
-}
-
 pub fn read_receipts(dir: &Path) -> Vec<Value> {
     receipt_files(dir)
         .iter()
         .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
         .collect()
-}
-
-/// A one-line error on stderr, no panic or backtrace (after the notice of a key
-/// created on first use, which each fresh state directory gets).
-pub fn assert_one_line_error(o: &Output) {
-    let all = stderr(o);
-    let e: String = all
-        .lines()
-        .filter(|l| !l.starts_with("gavel: created operator key "))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    assert!(e.starts_with("gavel: error: "), "{e}");
-    assert_eq!(e.trim_end().lines().count(), 1, "more than one line: {e}");
-    assert!(
-        !e.contains("panicked") && !e.contains("RUST_BACKTRACE"),
-        "{e}"
-    );
 }
