@@ -89,7 +89,22 @@ fn diag_offset(d: &dyn Diagnostic) -> Option<usize> {
 }
 
 fn cedar_err(path: &Path, text: Option<&str>, d: &dyn Diagnostic, what: &str) -> PolicyError {
-    let (line, column) = match (text, diag_offset(d)) {
+    cedar_at(
+        path,
+        text,
+        diag_offset(d),
+        format!("{what}: {}", diag_text(d)),
+    )
+}
+
+/// A Cedar error in `path`, located at byte `offset` of its `text` when both are known.
+fn cedar_at(
+    path: &Path,
+    text: Option<&str>,
+    offset: Option<usize>,
+    problem: String,
+) -> PolicyError {
+    let (line, column) = match (text, offset) {
         (Some(text), Some(off)) => {
             let (l, c) = line_col(text, off);
             (Some(l), Some(c))
@@ -103,7 +118,7 @@ fn cedar_err(path: &Path, text: Option<&str>, d: &dyn Diagnostic, what: &str) ->
             column,
             item: None,
         },
-        problem: format!("{what}: {}", diag_text(d)),
+        problem,
     }
 }
 
@@ -600,22 +615,8 @@ fn fast_context(m: &Map<String, Value>) -> Option<Context> {
 
 fn cedar_err_at(path: &Path, text: &str, snippet: &str, problem: &str) -> PolicyError {
     let head = snippet.lines().next().unwrap_or("").trim();
-    let (line, column) = match text.find(head).filter(|_| !head.is_empty()) {
-        Some(off) => {
-            let (l, c) = line_col(text, off);
-            (Some(l), Some(c))
-        }
-        None => (None, None),
-    };
-    PolicyError::Cedar {
-        at: Location {
-            file: path.to_path_buf(),
-            line,
-            column,
-            item: None,
-        },
-        problem: problem.to_owned(),
-    }
+    let offset = text.find(head).filter(|_| !head.is_empty());
+    cedar_at(path, Some(text), offset, problem.to_owned())
 }
 
 fn deny_reason(reason: &str) -> Verdict {
