@@ -28,6 +28,19 @@ pub enum JcsError {
     Number(String),
 }
 
+/// What kind of JSON value `v` is, for messages: "null", "a boolean", "a number",
+/// "a string", "an array", "an object".
+pub fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
 /// Canonical bytes of `value` (RFC 8785).
 pub fn canonicalize(value: &Value) -> Result<Vec<u8>, JcsError> {
     if ascii_keys(value) {

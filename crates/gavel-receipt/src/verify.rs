@@ -33,7 +33,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::envelope::{ALG, chain_hash_from_parts};
-use crate::jcs;
+use crate::jcs::{self, json_kind};
 use crate::keys::{TrustedKey, kid_for, public_hex};
 
 /// Outcome of verifying a receipt or a chain.
@@ -1074,17 +1074,6 @@ fn decode_sig(s: &str) -> Option<[u8; 64]> {
     }
     let v = hex::decode(s).ok()?;
     v.try_into().ok()
-}
-
-fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 fn short(v: &Value) -> String {

@@ -33,7 +33,7 @@ pub use landlock_rules::kernel_abi;
 pub use nono::{
     NONO_PROFILE_JSON, find_nono, nono_argv, nono_argv_with_profile, write_nono_profile,
 };
-pub use profile::{Network, Profile, SyscallMode, is_forbidden_env};
+pub use profile::{Network, Profile, SYSTEM_EXEC, SYSTEM_READ, SyscallMode, is_forbidden_env};
 pub use report::{CONTROLS, ControlStatus, EnforcementReport, SandboxState, SeccompReport};
 pub use signals::FORWARDED as FORWARDED_SIGNALS;
 pub use spawn::{Finished, Gated, Prepared, Running, signal_name};

@@ -387,6 +387,40 @@ struct Spec<'a> {
     skip_missing: bool,
 }
 
+/// What the built-in profiles read of "the system" (paths this machine lacks are
+/// skipped by them).
+pub const SYSTEM_READ: &[&str] = &[
+    "/usr",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/etc",
+    "/opt",
+    "/proc",
+    "/sys",
+    "/dev/null",
+    "/dev/zero",
+    "/dev/full",
+    "/dev/random",
+    "/dev/urandom",
+];
+/// Where the built-in profiles let programs be executed from.
+pub const SYSTEM_EXEC: &[&str] = &[
+    "/usr/bin",
+    "/usr/sbin",
+    "/usr/local/bin",
+    "/usr/lib",
+    "/usr/lib64",
+    "/usr/libexec",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib64",
+];
+
 impl Profile {
     fn build(origin: String, base_dir: &Path, spec: Spec<'_>) -> Result<Profile, SandboxError> {
         let base = canonical_base(&origin, base_dir)?;
@@ -484,36 +518,6 @@ impl Profile {
     /// Executables may come from the system binary and library directories, plus
     /// `base_dir` for `workspace`.
     pub fn builtin(name: &str, base_dir: &Path) -> Result<Profile, SandboxError> {
-        const SYSTEM_READ: &[&str] = &[
-            "/usr",
-            "/bin",
-            "/sbin",
-            "/lib",
-            "/lib32",
-            "/lib64",
-            "/libx32",
-            "/etc",
-            "/opt",
-            "/proc",
-            "/sys",
-            "/dev/null",
-            "/dev/zero",
-            "/dev/full",
-            "/dev/random",
-            "/dev/urandom",
-        ];
-        const SYSTEM_EXEC: &[&str] = &[
-            "/usr/bin",
-            "/usr/sbin",
-            "/usr/local/bin",
-            "/usr/lib",
-            "/usr/lib64",
-            "/usr/libexec",
-            "/bin",
-            "/sbin",
-            "/lib",
-            "/lib64",
-        ];
         const ENV_ALLOW: &[&str] = &[
             "PATH",
             "HOME",

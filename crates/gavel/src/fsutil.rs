@@ -6,8 +6,9 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-/// Opens (creating) `path` and takes an exclusive `flock` on it; released on drop.
-pub(crate) fn lock_file(path: &Path) -> io::Result<File> {
+/// Opens (creating with `mode`) `path` and takes an exclusive `flock` on it; the
+/// lock goes with the returned file (and with the process, if it dies).
+pub(crate) fn lock_file(path: &Path, mode: u32) -> io::Result<File> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)?;
     }
@@ -16,7 +17,7 @@ pub(crate) fn lock_file(path: &Path) -> io::Result<File> {
         .write(true)
         .create(true)
         .truncate(false)
-        .mode(0o600)
+        .mode(mode)
         .custom_flags(libc::O_CLOEXEC)
         .open(path)?;
     loop {

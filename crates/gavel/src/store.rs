@@ -17,7 +17,6 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -199,26 +198,7 @@ impl ReceiptStore {
 
     fn lock(&self) -> Result<File, StoreError> {
         let path = self.dir.join(LOCK);
-        let f = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o644)
-            .custom_flags(libc::O_CLOEXEC)
-            .open(&path)
-            .map_err(self.err(&path))?;
-        loop {
-            // SAFETY: flock on a file descriptor we own; no memory is involved.
-            let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) };
-            if rc == 0 {
-                return Ok(f);
-            }
-            let e = io::Error::last_os_error();
-            if e.kind() != io::ErrorKind::Interrupted {
-                return Err(self.err(&path)(e));
-            }
-        }
+        crate::fsutil::lock_file(&path, 0o644).map_err(self.err(&path))
     }
 
     fn publish(&self, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {

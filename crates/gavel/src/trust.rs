@@ -67,7 +67,7 @@ impl TrustStore {
             return Err(TrustError::BadDelta(delta));
         }
         let lock = self.lock_path();
-        let _guard = fsutil::lock_file(&lock).map_err(|source| TrustError::Io {
+        let _guard = fsutil::lock_file(&lock, 0o600).map_err(|source| TrustError::Io {
             path: lock.clone(),
             source,
         })?;

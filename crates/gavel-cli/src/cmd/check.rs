@@ -2,7 +2,7 @@
 
 use clap::Args;
 use gavel::StateDir;
-use gavel::governance::{DecisionRequest, Governance};
+use gavel::governance::DecisionRequest;
 
 use super::common::{PolicyArgs, SignArgs, operator_key, parse_context, stderr_is_terminal};
 use crate::failure::CmdResult;
@@ -34,12 +34,7 @@ pub struct CheckArgs {
 pub fn run(state: &StateDir, args: &CheckArgs) -> CmdResult {
     let context = parse_context(&args.context)?;
     let policy = args.policy.load()?;
-    let mut builder = Governance::builder(policy)
-        .state(state.clone())
-        .sandbox_backend(args.sign.sandbox_backend)
-        .ring(args.sign.ring)
-        .trust_threshold(args.sign.trust_threshold)
-        .receipts_dir(args.sign.receipts_dir.clone());
+    let mut builder = args.sign.governance(state, policy);
     if !args.no_sign {
         builder = builder.signer(operator_key(state, args.sign.key.as_ref())?);
     }

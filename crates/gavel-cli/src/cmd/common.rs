@@ -4,9 +4,11 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::Args;
-use gavel::governance::SandboxBackend;
+use gavel::Governance;
+use gavel::governance::{GovernanceBuilder, SandboxBackend};
 use gavel::{StateDir, keyfile};
 use gavel_policy::PolicySet;
+use gavel_receipt::jcs::json_kind;
 use gavel_receipt::keys::{OperatorKey, public_hex};
 use serde_json::{Map, Value};
 
@@ -60,6 +62,20 @@ pub struct SignArgs {
     pub trust_threshold: f64,
 }
 
+impl SignArgs {
+    /// A governance builder over `policy` with these options (backend, ring, trust
+    /// threshold, receipts directory) and the state directory; the caller adds the
+    /// signer.
+    pub fn governance(&self, state: &StateDir, policy: PolicySet) -> GovernanceBuilder {
+        Governance::builder(policy)
+            .state(state.clone())
+            .sandbox_backend(self.sandbox_backend)
+            .ring(self.ring)
+            .trust_threshold(self.trust_threshold)
+            .receipts_dir(self.receipts_dir.clone())
+    }
+}
+
 fn parse_backend(s: &str) -> Result<SandboxBackend, String> {
     SandboxBackend::parse(s).ok_or_else(|| {
         format!(
@@ -100,22 +116,11 @@ pub fn parse_context(text: &str) -> Result<Map<String, Value>, Failure> {
         Ok(Value::Object(m)) => Ok(m),
         Ok(other) => Err(Failure::bad_input(format!(
             "--context must be a JSON object like '{{\"agent_did\":\"did:example:1\"}}', not {}",
-            kind(&other)
+            json_kind(&other)
         ))),
         Err(e) => Err(Failure::bad_input(format!(
             "--context is not valid JSON ({e}); quote it for the shell, e.g. --context '{{\"k\":\"v\"}}'"
         ))),
-    }
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

@@ -540,25 +540,12 @@ fn demo_profile() -> String {
             .join(", ")
     };
     format!(
-        "# gavel demo: read the system and the workspace, write only the workspace,\n\
-         # execute system binaries, no network\n\
+        "# gavel demo: the built-in workspace profile without /tmp: read the system and\n\
+         # the workspace, write only the workspace, execute system binaries, no network\n\
          filesystem:\n  read: [{}, \".\"]\n  write: [\".\", \"/dev/null\"]\n  exec: [{}]\n\
          network: deny\nsyscalls: default\nenv:\n  allow: [PATH, HOME, LANG, TERM]\n",
-        existing(&[
-            "/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc", "/opt", "/proc", "/sys"
-        ]),
-        existing(&[
-            "/usr/bin",
-            "/usr/sbin",
-            "/usr/local/bin",
-            "/usr/lib",
-            "/usr/lib64",
-            "/usr/libexec",
-            "/bin",
-            "/sbin",
-            "/lib",
-            "/lib64",
-        ]),
+        existing(gavel_sandbox::SYSTEM_READ),
+        existing(gavel_sandbox::SYSTEM_EXEC),
     )
 }
 

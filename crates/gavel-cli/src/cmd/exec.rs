@@ -325,14 +325,7 @@ pub fn run(state: &StateDir, args: &ExecArgs) -> CmdResult {
     // no_new_privs, Landlock, seccomp) and then waits before execve, so its setup runs
     // while the decision is made durable. Nothing of the command runs before step 3.
     let key = operator_key(state, args.sign.key.as_ref()).map_err(|f| gavel_error(f.message))?;
-    let gov = Governance::builder(policy)
-        .state(state.clone())
-        .signer(key)
-        .sandbox_backend(backend)
-        .ring(args.sign.ring)
-        .trust_threshold(args.sign.trust_threshold)
-        .receipts_dir(args.sign.receipts_dir.clone())
-        .build();
+    let gov = args.sign.governance(state, policy).signer(key).build();
     // From here on a signal sent to gavel is for the command: it stays blocked until the
     // forwarding handlers are in place (once the child has exec'd), then is forwarded.
     let mask = launch::block_forwarded();

@@ -19,7 +19,6 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use gavel::StateDir;
-use gavel::governance::Governance;
 
 use super::common::{PolicyArgs, SignArgs, operator_key};
 use crate::failure::{CmdResult, Failure};
@@ -115,14 +114,7 @@ pub fn run(state: &StateDir, args: &McpArgs) -> CmdResult {
     let policy = args.policy.load()?;
     let key = operator_key(state, args.sign.key.as_ref())?;
     let kid = key.kid().to_owned();
-    let gov = Governance::builder(policy)
-        .state(state.clone())
-        .signer(key)
-        .sandbox_backend(args.sign.sandbox_backend)
-        .ring(args.sign.ring)
-        .trust_threshold(args.sign.trust_threshold)
-        .receipts_dir(args.sign.receipts_dir.clone())
-        .build();
+    let gov = args.sign.governance(state, policy).signer(key).build();
     // Refuse an unusable chain now rather than every call later.
     if let Some(tip) = gov.store().tip()?
         && tip.issuer != kid

@@ -40,12 +40,10 @@ fn setup(state: &StateDir, args: &RunArgs, ev: &Event) -> Result<Setup, String> 
         .unwrap_or_else(|| state.receipts());
     let receipts_dir = std::path::absolute(&receipts)
         .map_err(|e| format!("receipts directory {}: {e}", receipts.display()))?;
-    let gov = Governance::builder(policy)
-        .state(state.clone())
+    let gov = args
+        .sign
+        .governance(state, policy)
         .signer(key)
-        .sandbox_backend(args.sign.sandbox_backend)
-        .ring(args.sign.ring)
-        .trust_threshold(args.sign.trust_threshold)
         .receipts_dir(Some(receipts_dir.clone()))
         .build();
     let agent_did = args

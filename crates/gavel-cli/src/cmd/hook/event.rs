@@ -3,6 +3,7 @@
 
 use std::io::{self, Read};
 
+use gavel_receipt::jcs::json_kind;
 use serde_json::{Map, Value};
 
 /// Largest event gavel reads (1 MiB). A larger one is denied.
@@ -57,17 +58,6 @@ pub struct Event {
 /// Names of context members the hook sets itself; a tool input may not carry them.
 pub const RESERVED_CONTEXT_KEYS: [&str; 3] = ["session_id", "cwd", "agent_did"];
 
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
 /// Parses the event: strict JSON (duplicate member names are refused, nesting is
 /// bounded), an object with a string `hook_event_name`.
 pub fn parse(bytes: &[u8]) -> Result<Event, String> {
@@ -79,7 +69,7 @@ pub fn parse(bytes: &[u8]) -> Result<Event, String> {
     let Value::Object(fields) = value else {
         return Err(format!(
             "the hook event must be a JSON object, not {}",
-            kind(&value)
+            json_kind(&value)
         ));
     };
     let name = match fields.get("hook_event_name") {
@@ -92,7 +82,7 @@ pub fn parse(bytes: &[u8]) -> Result<Event, String> {
         Some(other) => {
             return Err(format!(
                 "hook_event_name must be a string, not {}",
-                kind(other)
+                json_kind(other)
             ));
         }
         None => return Err("the hook event has no hook_event_name".into()),
@@ -121,7 +111,7 @@ const MAX_NAME_BYTES: usize = 1024;
 fn string<'a>(fields: &'a Map<String, Value>, name: &str) -> Result<&'a str, String> {
     match fields.get(name) {
         Some(Value::String(s)) => Ok(s),
-        Some(other) => Err(format!("{name} must be a string, not {}", kind(other))),
+        Some(other) => Err(format!("{name} must be a string, not {}", json_kind(other))),
         None => Err(format!("the hook event has no {name}")),
     }
 }
@@ -154,7 +144,10 @@ impl Event {
         let tool_input = match f.get("tool_input") {
             Some(Value::Object(m)) => m,
             Some(other) => {
-                return Err(format!("tool_input must be an object, not {}", kind(other)));
+                return Err(format!(
+                    "tool_input must be an object, not {}",
+                    json_kind(other)
+                ));
             }
             None => return Err("the hook event has no tool_input".into()),
         };
