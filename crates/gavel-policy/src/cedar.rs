@@ -307,10 +307,9 @@ impl CedarEngine {
         resource: Option<&str>,
         reference: bool,
     ) -> Verdict {
-        let did = match context.get("agent_did") {
-            None => "unknown",
-            Some(Value::String(s)) => s.as_str(),
-            Some(_) => return deny_reason("context.agent_did must be a string (fail closed)"),
+        let did = match agent_did(context) {
+            Ok(d) => d,
+            Err(v) => return v,
         };
         let principal =
             EntityUid::from_type_name_and_id(self.types.agent.clone(), EntityId::new(did));
@@ -337,10 +336,9 @@ impl CedarEngine {
         context: &Map<String, Value>,
         reference: bool,
     ) -> Verdict {
-        let did = match context.get("agent_did") {
-            None => "unknown",
-            Some(Value::String(s)) => s.as_str(),
-            Some(_) => return deny_reason("context.agent_did must be a string (fail closed)"),
+        let did = match agent_did(context) {
+            Ok(d) => d,
+            Err(v) => return v,
         };
         let principal =
             EntityUid::from_type_name_and_id(self.types.principal.clone(), EntityId::new(did));
@@ -617,6 +615,18 @@ fn cedar_err_at(path: &Path, text: &str, snippet: &str, problem: &str) -> Policy
     let head = snippet.lines().next().unwrap_or("").trim();
     let offset = text.find(head).filter(|_| !head.is_empty());
     cedar_at(path, Some(text), offset, problem.to_owned())
+}
+
+/// The principal's id: `context.agent_did`, `unknown` when absent; anything but a
+/// string is a deny.
+fn agent_did(context: &Map<String, Value>) -> Result<&str, Verdict> {
+    match context.get("agent_did") {
+        None => Ok("unknown"),
+        Some(Value::String(s)) => Ok(s.as_str()),
+        Some(_) => Err(deny_reason(
+            "context.agent_did must be a string (fail closed)",
+        )),
+    }
 }
 
 fn deny_reason(reason: &str) -> Verdict {

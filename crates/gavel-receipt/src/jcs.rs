@@ -126,7 +126,10 @@ fn write_string(out: &mut Vec<u8>, s: &str) -> Result<(), JcsError> {
 /// every object member name, at any depth, must be printable ASCII (U+0020..U+007E).
 pub fn canonicalize_for_signing(value: &Value) -> Result<Vec<u8>, JcsError> {
     check_ascii_keys(value)?;
-    canonicalize(value)
+    // printable-ASCII member names: the ASCII path applies, no second walk to find out
+    let mut out = Vec::with_capacity(512);
+    write_ascii(&mut out, value)?;
+    Ok(out)
 }
 
 /// Fails on the first member name, at any depth, that is not printable ASCII.

@@ -764,14 +764,16 @@ fn read_shape<'a>(
     let payload_value = &whole["payload"];
     let canonical = jcs::canonicalize_for_signing(payload_value)
         .map_err(|e| (Cause::MalformedEncoding, e.to_string()))?;
-    let sig_canonical = jcs::canonicalize(&whole["signature"])
-        .map_err(|e| (Cause::MalformedEncoding, e.to_string()))?;
+    let malformed = |e: jcs::JcsError| (Cause::MalformedEncoding, e.to_string());
+    // the chain hash: from the canonical parts for the two-member envelope (the payload
+    // is already canonical), else over the whole value
     let hash = if obj.len() == 2 {
-        chain_hash_from_parts(&canonical, &sig_canonical)
-    } else {
-        crate::digest::sha256_prefixed(
-            &jcs::canonicalize(whole).map_err(|e| (Cause::MalformedEncoding, e.to_string()))?,
+        chain_hash_from_parts(
+            &canonical,
+            &jcs::canonicalize(&whole["signature"]).map_err(malformed)?,
         )
+    } else {
+        crate::digest::sha256_prefixed(&jcs::canonicalize(whole).map_err(malformed)?)
     };
     Ok(Shape {
         kid,
