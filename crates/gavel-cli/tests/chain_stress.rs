@@ -88,9 +88,13 @@ impl Rng {
     }
 }
 
-fn assert_continues(env: &Env, context: &str) {
+/// Appends one more receipt and checks the chain; returns how long that
+/// uninterrupted `check-policy` run took.
+fn assert_continues(env: &Env, context: &str) -> Duration {
     let before = receipt_files(&env.receipts()).len();
+    let start = std::time::Instant::now();
     let o = env.check("shell:git", &[]);
+    let took = start.elapsed();
     assert_eq!(
         o.status.code(),
         Some(0),
@@ -108,6 +112,20 @@ fn assert_continues(env: &Env, context: &str) {
         !env.receipts().join(".tmp-next").exists(),
         "{context}: a temporary file outlived the next append"
     );
+    took
+}
+
+/// The shortest of a few uninterrupted `check-policy` runs, from spawn to exit.
+fn shortest_run(env: &Env) -> Duration {
+    (0..5)
+        .map(|_| {
+            let start = std::time::Instant::now();
+            let st = check_cmd(env, "shell:python").status().unwrap();
+            assert_eq!(st.code(), Some(0));
+            start.elapsed()
+        })
+        .min()
+        .unwrap()
 }
 
 #[test]
@@ -115,22 +133,31 @@ fn writers_killed_at_random_moments_leave_a_chain_that_verifies() {
     let env = Env::new();
     env.run(&["keys", "generate"]);
     env.check("shell:ls", &[]);
+    // Delays are drawn below 90% of the fastest whole run seen so far (it
+    // shrinks if the machine gets quieter, e.g. when parallel tests end):
+    // spawn returns after exec, so such a delay falls inside the writer's
+    // life (start, load, sign, append).
+    let mut fastest = shortest_run(&env);
     let mut rng = Rng(0x5eed_6a7e1);
     let mut killed_running = 0;
     for round in 0..60 {
+        let window = (fastest.as_micros() as u64 * 9 / 10).max(1);
         let mut child = check_cmd(&env, "shell:python").spawn().unwrap();
-        std::thread::sleep(Duration::from_micros(rng.next() % 12_000));
+        std::thread::sleep(Duration::from_micros(rng.next() % window));
         // SAFETY: kill(2) on our own child's pid.
         let rc = unsafe { kill(child.id() as i32, 9) };
         let st = child.wait().unwrap();
         if rc == 0 && st.code().is_none() {
             killed_running += 1;
         }
-        assert_continues(&env, &format!("round {round}"));
+        fastest = fastest.min(assert_continues(&env, &format!("round {round}")));
     }
+    // A kill can still miss if one writer happens to run faster than the
+    // fastest of the probes; most must land, or the test proved nothing.
     assert!(
-        killed_running >= 50,
-        "only {killed_running} of 60 writers were still running when killed"
+        killed_running >= 45,
+        "only {killed_running} of 60 writers were still running when killed \
+         (fastest run {fastest:?})"
     );
 }
 
