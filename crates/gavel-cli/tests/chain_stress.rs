@@ -163,22 +163,38 @@ fn writers_killed_at_random_moments_leave_a_chain_that_verifies() {
 
 #[test]
 fn writers_killed_at_each_step_of_an_append() {
-    let env = Env::new();
-    env.run(&["keys", "generate"]);
-    for point in [
-        "half-written",
-        "synced",
-        "published",
-        "half-written",
-        "published",
-        "synced",
-    ] {
-        let st = check_cmd(&env, "shell:python")
-            .env("GAVEL_TEST_CRASH_POINT", point)
-            .status()
-            .unwrap();
-        assert_eq!(st.code(), None, "{point}: the writer was supposed to die");
-        assert_continues(&env, point);
+    // with an anonymous O_TMPFILE (the default), then with the named temporary file
+    // used where the file system has no O_TMPFILE
+    for fallback in [false, true] {
+        let env = Env::new();
+        env.run(&["keys", "generate"]);
+        for point in [
+            "half-written",
+            "synced",
+            "published",
+            "half-written",
+            "published",
+            "synced",
+        ] {
+            let mut c = check_cmd(&env, "shell:python");
+            c.env("GAVEL_TEST_CRASH_POINT", point);
+            if fallback {
+                c.env("GAVEL_TEST_NO_O_TMPFILE", "1");
+            }
+            let st = c.status().unwrap();
+            assert_eq!(
+                st.code(),
+                None,
+                "{point} (fallback {fallback}): the writer was supposed to die"
+            );
+            if fallback && point != "published" {
+                assert!(
+                    env.receipts().join(".tmp-next").exists(),
+                    "{point}: the fallback writer died before its rename"
+                );
+            }
+            assert_continues(&env, &format!("{point} (fallback {fallback})"));
+        }
     }
 }
 
