@@ -92,9 +92,24 @@ fn run(cli: Cli) -> CmdResult {
     }
 }
 
+/// The subcommand's name as given: the first argument that is neither an option nor
+/// the value of `--state-dir` (the one global option taking a value). Used only to
+/// pick the exit status of a usage error (125 for exec, as for its other errors).
+fn subcommand(args: &[std::ffi::OsString]) -> Option<&std::ffi::OsString> {
+    let mut it = args.iter().skip(1);
+    while let Some(a) = it.next() {
+        if a == "--state-dir" {
+            it.next();
+        } else if !a.as_encoded_bytes().starts_with(b"-") {
+            return Some(a);
+        }
+    }
+    None
+}
+
 fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let is_exec = args.get(1).is_some_and(|a| a == "exec");
+    let is_exec = subcommand(&args).is_some_and(|a| a == "exec");
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => {

@@ -1122,11 +1122,32 @@ fn bad_input_exits_125_and_writes_nothing() {
     // usage errors: `--` missing, no command, a missing policy
     let w = Ws::new();
     let marker = w.rw.join("ran");
+    let state = s(&w.state);
+    let state_eq = format!("--state-dir={state}");
     for args in [
         vec!["exec", "--policy-dir", pd, "touch", &s(&marker)],
         vec!["exec", "--policy-dir", pd, "--"],
         vec!["exec", "--", "touch", &s(&marker)],
         vec!["exec", "--policy-dir", "/no/such/policy", "--", "true"],
+        // the global option before the subcommand, as a value or joined to it
+        vec![
+            "--state-dir",
+            &state,
+            "exec",
+            "--policy-dir",
+            pd,
+            "touch",
+            &s(&marker),
+        ],
+        vec![
+            &state_eq,
+            "exec",
+            "--bogus",
+            "--policy-dir",
+            pd,
+            "--",
+            "true",
+        ],
     ] {
         let o = Command::new(BIN)
             .args(&args)
