@@ -87,7 +87,7 @@ enum Needles {
 #[derive(Debug)]
 enum Regexes {
     /// In rule order: (rule, regex, matches the empty string).
-    Each(Vec<(u32, regex::Regex, bool)>),
+    Each(Vec<(u32, super::pyregex::Matcher, bool)>),
     /// All patterns of the field in one set, `rules[i]` is pattern i's rule.
     Set {
         set: RegexSet,

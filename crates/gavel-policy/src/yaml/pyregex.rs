@@ -41,8 +41,36 @@ pub(crate) struct Translated {
     pub rust: String,
     /// Whether Python's `re.search(pattern, "")` matches.
     pub matches_empty: bool,
-    /// `rust`, compiled.
-    pub regex: regex::Regex,
+    /// `rust`, compiled for `is_match` ([`compile`]).
+    pub regex: Matcher,
+}
+
+/// A compiled pattern that answers only whether it matches.
+pub(crate) type Matcher = regex_automata::meta::Regex;
+
+/// Compiles `pattern` for `is_match` alone: a lazy DFA with the PikeVM as its
+/// fallback; no literal prefilter, no capture groups, no one-pass DFA or
+/// backtracker (those serve match positions and captures, which policies never
+/// ask for). The `regex` crate's full strategy costs about 60 us per pattern to
+/// build, this about 16 us, and one-shot commands (check-policy, exec, hook)
+/// compile every pattern of the policy on each run. The parser, the NFA and so
+/// the language matched are the same; the lazy DFA keeps matching linear-time.
+pub(crate) fn compile(pattern: &str) -> Result<Matcher, String> {
+    use regex_automata::meta::{Config, Regex};
+    use regex_automata::nfa::thompson::WhichCaptures;
+    Regex::builder()
+        .configure(
+            Config::new()
+                .nfa_size_limit(Some(SIZE_LIMIT))
+                .which_captures(WhichCaptures::None)
+                .auto_prefilter(false)
+                .onepass(false)
+                .backtrack(false)
+                .dfa(false)
+                .hybrid(true),
+        )
+        .build(pattern)
+        .map_err(|e| format!("does not compile: {}", one_line(&e.to_string())))
 }
 
 /// Size limit for one compiled pattern (the `regex` default is 10 MiB).
@@ -89,20 +117,13 @@ pub(crate) fn translate(python: &str) -> Result<Translated, String> {
     empty.top(&parsed)?;
     let rust = normal.out;
     // Compile now: a pattern Rust cannot build is a load error.
-    let regex = regex::RegexBuilder::new(&rust)
-        .size_limit(SIZE_LIMIT)
-        .build()
-        .map_err(|e| format!("does not compile: {}", one_line(&e.to_string())))?;
+    let regex = compile(&rust)?;
     // The empty-target variant differs only where `\B` occurs; compiling a regex
     // costs tens of microseconds, which one-shot commands pay on every run.
     let matches_empty = if empty.out == rust {
         regex.is_match("")
     } else {
-        regex::RegexBuilder::new(&empty.out)
-            .size_limit(SIZE_LIMIT)
-            .build()
-            .map_err(|e| format!("does not compile: {}", one_line(&e.to_string())))?
-            .is_match("")
+        compile(&empty.out)?.is_match("")
     };
     Ok(Translated {
         rust,
