@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# `gavel exec --profile-name read-only -- /bin/true` (release build: a signed decision
+# `gavel exec --profile-name read-only -- /bin/true` (the release build as shipped by
+# scripts/build-release, static-pie, and beside it the dynamically linked
+# `cargo build --release`: a signed decision
 # receipt made durable before the fork, Landlock + seccomp applied in the child, a
 # signed execution receipt made durable after it; each durable write is an fsync of the
 # receipt and of its directory), side by side in ONE hyperfine run with plain
@@ -47,6 +49,9 @@ if ! command -v nono >/dev/null 2>&1; then
     cargo install --locked nono-cli --version 0.81.0 || cargo install nono-cli --version 0.81.0
 fi
 
+# both builds: the shipped one (scripts/build-release: static-pie) and the plain
+# `cargo build --release` (dynamically linked)
+gavel_static=$(scripts/build-release)
 cargo build --release --quiet -p gavel-cli
 gavel="$target/release/gavel"
 
@@ -70,8 +75,11 @@ EOF
 "$gavel" --state-dir "$state" keys generate >/dev/null
 
 gavel_exec="$gavel --state-dir $state exec --profile-name read-only --policy-dir $policy --receipts-dir $receipts -- /bin/true"
+receipts_static="$tmp/receipts-static"
+gavel_exec_static="$gavel_static --state-dir $state exec --profile-name read-only --policy-dir $policy --receipts-dir $receipts_static -- /bin/true"
 # must run /bin/true (exit 0), not be denied (126) or refused (125)
 $gavel_exec
+$gavel_exec_static
 
 abi=$(python3 -c 'import json,sys,glob; print(json.load(open(sorted(glob.glob(sys.argv[1]+"/*.json"))[-1]))["payload"]["sandbox"]["landlock_abi"])' "$receipts")
 echo "== Linux $(uname -r), Landlock ABI $abi, $(nproc) cores, receipts on $(df -T "$tmp" | awk 'NR==2 {print $2 " " $1}')"
@@ -84,16 +92,17 @@ if [ "${BENCH_RT:-0}" = 1 ]; then
     echo "== real-time scheduling: ${rt[*]}"
 fi
 "${rt[@]}" hyperfine -N --warmup 20 --runs "$runs" --export-json "$json" --export-markdown "$md" \
-    -n "gavel exec (read-only, 2 durable receipts)" "$gavel_exec" \
+    -n "gavel exec (read-only, 2 durable receipts)" "$gavel_exec_static" \
+    -n "gavel exec, dynamically linked build" "$gavel_exec" \
     -n "/bin/true" "/bin/true" \
     -n "bwrap --ro-bind / / /bin/true" "bwrap --ro-bind / / /bin/true" \
     -n "nono run -r /tmp -- /bin/true" "nono run -r /tmp -- /bin/true"
 
-# peak RSS of gavel exec, 30 runs
+# peak RSS of gavel exec (the shipped build), 30 runs
 rss="$bench_dir/exec-rss.txt"
 : > "$rss"
 for _ in $(seq 30); do
-    "${rt[@]}" /usr/bin/time -a -o "$rss" -f %M $gavel_exec
+    "${rt[@]}" /usr/bin/time -a -o "$rss" -f %M $gavel_exec_static
 done
 
 python3 - "$json" "$rss" <<'EOF'
@@ -105,12 +114,14 @@ def p(x, q):
 g = r["gavel exec (read-only, 2 durable receipts)"]
 for name, x in r.items():
     print(f"{name:45} p50 {x['median'] * 1e3:7.2f} ms   p90 {p(x, 0.9):7.2f} ms   mean {x['mean'] * 1e3:7.2f} ms")
-for name in ("/bin/true", "bwrap --ro-bind / / /bin/true", "nono run -r /tmp -- /bin/true"):
-    print(f"{name:45} / gavel exec (p50): {r[name]['median'] / g['median']:.2f}x")
+for build in ("gavel exec (read-only, 2 durable receipts)", "gavel exec, dynamically linked build"):
+    for name in ("/bin/true", "bwrap --ro-bind / / /bin/true", "nono run -r /tmp -- /bin/true"):
+        print(f"{name:45} / {build} (p50): {r[name]['median'] / r[build]['median']:.2f}x")
 kb = [int(l) for l in open(sys.argv[2]) if l.strip().isdigit()]
 print(f"gavel exec peak RSS: median {statistics.median(kb) / 1024:.1f} MiB, max {max(kb) / 1024:.1f} MiB ({len(kb)} runs)")
 EOF
-n=$(find "$receipts" -name '*.json' | wc -l)
-echo "receipts written: $n"
-"$gavel" verify "$receipts" --key "$("$gavel" --state-dir "$state" public-key)" | head -1
+for r in "$receipts_static" "$receipts"; do
+    echo "receipts written: $(find "$r" -name '*.json' | wc -l)"
+    "$gavel" verify "$r" --key "$("$gavel" --state-dir "$state" public-key)" | head -1
+done
 echo "results: $json, $md"
