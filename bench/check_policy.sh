@@ -24,8 +24,8 @@ if ! "$venv/bin/python" -c 'import openshell_agentmesh' 2>/dev/null; then
     "$venv/bin/pip" install --quiet --disable-pip-version-check 'openshell-agentmesh==3.6.0'
 fi
 
-cargo build --release --quiet -p gavel-cli
-gavel="$target/release/gavel"
+# the binary as shipped (scripts/build-release: release profile, static-pie)
+gavel=$(scripts/build-release)
 bench_dir=${BENCH_DIR:-$target/bench-check}
 mkdir -p "$bench_dir"
 tmp=$(mktemp -d "$bench_dir/run.XXXXXX")

@@ -17,8 +17,8 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 runs=${1:-500}
 target=${CARGO_TARGET_DIR:-$root/target}
-cargo build --release --quiet -p gavel-cli
-gavel="$target/release/gavel"
+# the binary as shipped (scripts/build-release: release profile, static-pie)
+gavel=$(scripts/build-release)
 python3 -c 'import yaml' 2>/dev/null || {
     echo "bench/hook.sh: the Python hook needs PyYAML: pip install pyyaml" >&2
     exit 2
@@ -44,21 +44,25 @@ python_hook=(python3 "$root/bench/hook_python.py" "$policy")
 "${hook_shm[@]}" < "$event" 2>/dev/null | grep -q '"permissionDecision":"allow"'
 "${python_hook[@]}" < "$event" | grep -q '"permissionDecision": "allow"'
 
-# what the disk alone costs here: the two fsyncs a durable receipt needs (the file,
-# then its directory after the rename), measured in the same directory
+# what the disk alone costs here: a durable receipt as the store writes it (an
+# O_TMPFILE written and fsynced, linked into place, the directory fsynced),
+# measured in the same directory
 fsync_probe() {
     python3 - "$bench_dir" <<'PY'
-import os, sys, time
+import ctypes, os, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
 d = os.path.join(sys.argv[1], "fsync-probe")
 os.makedirs(d, exist_ok=True)
 ts = []
 for i in range(200):
     t = time.perf_counter()
-    fd = os.open(os.path.join(d, "tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    fd = os.open(d, os.O_WRONLY | os.O_TMPFILE, 0o644)
     os.write(fd, b"x" * 1100)
     os.fsync(fd)
+    to = os.path.join(d, f"r{i}").encode()
+    if libc.linkat(-100, b"/proc/self/fd/%d" % fd, -100, to, 0x400) != 0:  # AT_SYMLINK_FOLLOW
+        sys.exit("linkat: " + os.strerror(ctypes.get_errno()))
     os.close(fd)
-    os.rename(os.path.join(d, "tmp"), os.path.join(d, f"r{i}"))
     dfd = os.open(d, os.O_RDONLY)
     os.fsync(dfd)
     os.close(dfd)
@@ -66,7 +70,7 @@ for i in range(200):
 for f in os.listdir(d):
     os.unlink(os.path.join(d, f))
 ts.sort()
-print(f"disk: fsync(file) + rename + fsync(dir) p50 {ts[100]:.2f} ms, p90 {ts[180]:.2f} ms")
+print(f"disk: O_TMPFILE + fsync(file) + linkat + fsync(dir) p50 {ts[100]:.2f} ms, p90 {ts[180]:.2f} ms")
 PY
 }
 fsync_probe

@@ -13,8 +13,8 @@ root=$(pwd)
 n=${1:-1000}
 rounds=${2:-3}
 target=${CARGO_TARGET_DIR:-$root/target}
-cargo build --release --quiet -p gavel-cli
-gavel="$target/release/gavel"
+# the binary as shipped (scripts/build-release: release profile, static-pie)
+gavel=$(scripts/build-release)
 bench_dir=${BENCH_DIR:-$target/bench-mcp}
 mkdir -p "$bench_dir"
 server=(python3 "$root/crates/gavel-cli/tests/mcp/fake_server.py")
