@@ -77,12 +77,21 @@ EOF
 gavel_exec="$gavel --state-dir $state exec --profile-name read-only --policy-dir $policy --receipts-dir $receipts -- /bin/true"
 receipts_static="$tmp/receipts-static"
 gavel_exec_static="$gavel_static --state-dir $state exec --profile-name read-only --policy-dir $policy --receipts-dir $receipts_static -- /bin/true"
+# reference only, not durable: the shipped build with its receipts on tmpfs, i.e.
+# gavel's own work without the disk's fsync latency
+shm=$(mktemp -d /dev/shm/gavel-bench-exec.XXXXXX)
+gavel_exec_shm="$gavel_static --state-dir $state exec --profile-name read-only --policy-dir $policy --receipts-dir $shm/receipts -- /bin/true"
 # must run /bin/true (exit 0), not be denied (126) or refused (125)
 $gavel_exec
 $gavel_exec_static
+$gavel_exec_shm
 
 abi=$(python3 -c 'import json,sys,glob; print(json.load(open(sorted(glob.glob(sys.argv[1]+"/*.json"))[-1]))["payload"]["sandbox"]["landlock_abi"])' "$receipts")
 echo "== Linux $(uname -r), Landlock ABI $abi, $(nproc) cores, receipts on $(df -T "$tmp" | awk 'NR==2 {print $2 " " $1}')"
+
+# the disk's durable-append latency right now (gavel exec makes two), before and after
+python3 bench/disk_probe.py "$bench_dir"
+trap 'python3 bench/disk_probe.py "$bench_dir"; rm -rf "$tmp" "$shm"' EXIT
 
 json="$bench_dir/exec.json"
 md="$bench_dir/exec.md"
@@ -94,6 +103,7 @@ fi
 "${rt[@]}" hyperfine -N --warmup 20 --runs "$runs" --export-json "$json" --export-markdown "$md" \
     -n "gavel exec (read-only, 2 durable receipts)" "$gavel_exec_static" \
     -n "gavel exec, dynamically linked build" "$gavel_exec" \
+    -n "gavel exec, receipts on tmpfs (not durable)" "$gavel_exec_shm" \
     -n "/bin/true" "/bin/true" \
     -n "bwrap --ro-bind / / /bin/true" "bwrap --ro-bind / / /bin/true" \
     -n "nono run -r /tmp -- /bin/true" "nono run -r /tmp -- /bin/true"

@@ -44,34 +44,9 @@ python_hook=(python3 "$root/bench/hook_python.py" "$policy")
 "${hook_shm[@]}" < "$event" 2>/dev/null | grep -q '"permissionDecision":"allow"'
 "${python_hook[@]}" < "$event" | grep -q '"permissionDecision": "allow"'
 
-# what the disk alone costs here: a durable receipt as the store writes it (an
-# O_TMPFILE written and fsynced, linked into place, the directory fsynced),
-# measured in the same directory
+# what the disk alone costs here (bench/disk_probe.py), in the same directory
 fsync_probe() {
-    python3 - "$bench_dir" <<'PY'
-import ctypes, os, sys, time
-libc = ctypes.CDLL(None, use_errno=True)
-d = os.path.join(sys.argv[1], "fsync-probe")
-os.makedirs(d, exist_ok=True)
-ts = []
-for i in range(200):
-    t = time.perf_counter()
-    fd = os.open(d, os.O_WRONLY | os.O_TMPFILE, 0o644)
-    os.write(fd, b"x" * 1100)
-    os.fsync(fd)
-    to = os.path.join(d, f"r{i}").encode()
-    if libc.linkat(-100, b"/proc/self/fd/%d" % fd, -100, to, 0x400) != 0:  # AT_SYMLINK_FOLLOW
-        sys.exit("linkat: " + os.strerror(ctypes.get_errno()))
-    os.close(fd)
-    dfd = os.open(d, os.O_RDONLY)
-    os.fsync(dfd)
-    os.close(dfd)
-    ts.append((time.perf_counter() - t) * 1e3)
-for f in os.listdir(d):
-    os.unlink(os.path.join(d, f))
-ts.sort()
-print(f"disk: O_TMPFILE + fsync(file) + linkat + fsync(dir) p50 {ts[100]:.2f} ms, p90 {ts[180]:.2f} ms")
-PY
+    python3 bench/disk_probe.py "$bench_dir"
 }
 fsync_probe
 

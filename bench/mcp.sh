@@ -29,35 +29,9 @@ run() {
     rm -rf "$state"
 }
 
-# The floor under any durable receipt, on this disk right now: the receipt store's
-# write pattern (an anonymous O_TMPFILE written and fsynced, linked into place, the
-# directory fsynced), timed on its own.
+# The floor under any durable receipt, on this disk right now (bench/disk_probe.py).
 probe() {
-    python3 - "$bench_dir" <<'PY'
-import ctypes, os, statistics, sys, tempfile, time
-libc = ctypes.CDLL(None, use_errno=True)
-AT_FDCWD, AT_SYMLINK_FOLLOW = -100, 0x400
-d = tempfile.mkdtemp(dir=sys.argv[1])
-dfd = os.open(d, os.O_RDONLY)
-t_all = []
-for i in range(100):
-    t = time.perf_counter()
-    fd = os.open(d, os.O_WRONLY | os.O_TMPFILE, 0o644)
-    os.write(fd, b"x" * 900)
-    os.fsync(fd)
-    to = os.path.join(d, "%012d.json" % i).encode()
-    if libc.linkat(AT_FDCWD, b"/proc/self/fd/%d" % fd, AT_FDCWD, to, AT_SYMLINK_FOLLOW) != 0:
-        sys.exit("linkat: " + os.strerror(ctypes.get_errno()))
-    os.close(fd)
-    os.fsync(dfd)
-    t_all.append(time.perf_counter() - t)
-os.close(dfd)
-for f in os.listdir(d):
-    os.unlink(os.path.join(d, f))
-os.rmdir(d)
-print("== durable append like the receipt store's on %s: p50 %.0f us, mean %.0f us (load average %.1f)"
-      % (sys.argv[1], statistics.median(t_all) * 1e6, statistics.fmean(t_all) * 1e6, os.getloadavg()[0]))
-PY
+    python3 bench/disk_probe.py "$bench_dir" 100
 }
 probe
 

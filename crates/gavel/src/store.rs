@@ -14,6 +14,11 @@
 //!   sees a half-written receipt, and a writer killed at any point leaves a chain that
 //!   verifies (an unlinked anonymous file vanishes with its process). On a file system
 //!   without `O_TMPFILE`, `.tmp-next` is written under the lock and renamed instead.
+//!   Durability: the bytes are fsynced before the name exists and the directory after,
+//!   so after a crash a receipt's name never points at missing bytes. On a journaling
+//!   file system the new name and the file's link count commit together; ext4 without
+//!   a journal may write the link count back later, which the e2fsck such a file system
+//!   needs after any crash restores.
 //! - Allocating the file's inode is the costly part of an append on some file systems
 //!   (ext4 without a journal scans for inodes not recently freed: 0.3 ms here), so a
 //!   [`Spare`] can be made ahead of time, off the critical path (while a policy loads,

@@ -1,0 +1,55 @@
+"""The floor under any durable receipt on this disk, right now: the receipt store's
+write pattern (an anonymous O_TMPFILE written and fsynced, linked into place with
+linkat, the directory fsynced), timed on its own in a fresh directory under DIR.
+
+On a shared virtual disk the fsync latency moves by a factor of several within
+minutes, and every gavel command that writes a receipt moves with it; the bench
+scripts print this beside their figures so that a run can be read against the disk
+it ran on.
+
+usage: python3 bench/disk_probe.py DIR [N]     (N appends, default 200)
+"""
+import ctypes
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+AT_FDCWD, AT_SYMLINK_FOLLOW = -100, 0x400
+
+
+def main():
+    base = sys.argv[1]
+    n = int(sys.argv[2]) if len(sys.argv) > 2 else 200
+    libc = ctypes.CDLL(None, use_errno=True)
+    os.makedirs(base, exist_ok=True)
+    d = tempfile.mkdtemp(dir=base, prefix="disk-probe.")
+    dfd = os.open(d, os.O_RDONLY)
+    ts = []
+    try:
+        for i in range(n):
+            t = time.perf_counter()
+            fd = os.open(d, os.O_WRONLY | os.O_TMPFILE, 0o644)
+            os.write(fd, b"x" * 1100)
+            os.fsync(fd)
+            to = os.path.join(d, "%012d.json" % i).encode()
+            if libc.linkat(AT_FDCWD, b"/proc/self/fd/%d" % fd, AT_FDCWD, to, AT_SYMLINK_FOLLOW) != 0:
+                sys.exit("disk_probe: linkat: " + os.strerror(ctypes.get_errno()))
+            os.close(fd)
+            os.fsync(dfd)
+            ts.append(time.perf_counter() - t)
+    finally:
+        os.close(dfd)
+        for f in os.listdir(d):
+            os.unlink(os.path.join(d, f))
+        os.rmdir(d)
+    ts.sort()
+    print(
+        "== durable append like the receipt store's on %s: p50 %.0f us, p90 %.0f us, mean %.0f us (load average %.1f)"
+        % (base, statistics.median(ts) * 1e6, ts[int(0.9 * len(ts))] * 1e6, statistics.fmean(ts) * 1e6, os.getloadavg()[0])
+    )
+
+
+if __name__ == "__main__":
+    main()
