@@ -21,8 +21,9 @@
 //!   needs after any crash restores.
 //! - Allocating the file's inode is the costly part of an append on some file systems
 //!   (ext4 without a journal scans for inodes not recently freed: 0.3 ms here), so a
-//!   [`Spare`] can be made ahead of time, off the critical path (while a policy loads,
-//!   while a command runs), and handed to the store with [`ReceiptStore::give`].
+//!   [`Spare`] can be made ahead of time, off the critical path: `gavel exec` makes
+//!   the execution receipt's while the command runs ([`ReceiptStore::prepare`]); one
+//!   made on another thread is handed over with [`ReceiptStore::give`].
 //! - Several processes append to one directory through an exclusive `flock` on
 //!   `.lock`, held from reading the head to publishing the receipt: one linear chain,
 //!   no duplicated sequence, no fork. The kernel drops the lock when a holder dies.
