@@ -938,27 +938,12 @@ fn the_execution_receipt_cannot_be_written_after_the_command_ran() {
     );
 }
 
-/// The `Agent` namespace of cedar-agent-schemas (VeritasActa/cedar-agent-schemas,
-/// `schemas/agent-actions.cedarschema.json`), in the Cedar schema syntax.
-const AGENT_SCHEMA: &str = r#"namespace Agent {
-  entity Principal = { agent_id: String, trust_score: __cedar::decimal, ring: Long, session_id?: String };
-  entity File = { path: String, owner_uid?: Long };
-  entity Endpoint = { host: String, port: Long, protocol: String };
-  entity Tool = { name: String, server?: String };
-  entity Executable = { path: String, trusted?: Bool };
-  action exec appliesTo { principal: Principal, resource: Executable, context: { command: String, argv: Set<String>, cwd?: String, uid?: Long } };
-  action open appliesTo { principal: Principal, resource: File, context: { mode: String, size_bytes?: Long } };
-  action connect appliesTo { principal: Principal, resource: Endpoint, context: { tls: Bool, method?: String, url?: String } };
-  action request_tool appliesTo { principal: Principal, resource: Tool, context: { args_hash: String, transport?: String } };
-}
-"#;
-
 #[test]
 fn cedar_decides_on_the_resolved_executable_with_the_agent_schema() {
     let w = Ws::new();
     let dir = w.base.join("cedar");
     std::fs::create_dir(&dir).unwrap();
-    std::fs::write(dir.join("agent.cedarschema"), AGENT_SCHEMA).unwrap();
+    std::fs::write(dir.join("agent.cedarschema"), gavel_policy::AGENT_SCHEMA).unwrap();
     // the probe is reached through a symlink: Cedar sees the resolved path
     let link = w.ws.join("probe-link");
     std::os::unix::fs::symlink(probe(), &link).unwrap();

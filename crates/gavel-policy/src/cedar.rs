@@ -14,6 +14,12 @@ use serde_json::{Map, Value};
 use crate::error::{Location, PolicyError};
 use crate::{AgentAction, CedarShape, Request, SourceFile, Verdict};
 
+/// The `Agent` namespace of cedar-agent-schemas (VeritasActa/cedar-agent-schemas,
+/// `schemas/agent-actions.cedarschema.json`) in the Cedar schema syntax: the entity
+/// and action types gavel's agent-action requests use. Write it next to a Cedar
+/// policy as `*.cedarschema` to have the policy validated against it.
+pub const AGENT_SCHEMA: &str = include_str!("agent.cedarschema");
+
 /// The context keys that, in the agent-action shape, describe the principal
 /// (they become attributes of the `Agent::Principal` entity and are taken out
 /// of the Cedar context, whose record type the schema closes).

@@ -146,7 +146,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-pub use cedar::PRINCIPAL_CONTEXT_KEYS;
+pub use cedar::{AGENT_SCHEMA, PRINCIPAL_CONTEXT_KEYS};
 pub use error::{Item, Location, PolicyError};
 
 /// The policy engine of a [`PolicySet`].

@@ -6,7 +6,8 @@ use std::path::Path;
 use serde_json::{Map, Value, json};
 
 use crate::{
-    AgentAction, CedarShape, Engine, PolicyError, PolicySet, Request, Verdict, digest_path,
+    AGENT_SCHEMA, AgentAction, CedarShape, Engine, PolicyError, PolicySet, Request, Verdict,
+    digest_path,
 };
 
 fn write(dir: &Path, name: &str, text: &str) {
@@ -745,21 +746,6 @@ fn cedar_with_a_valid_schema_and_entities() {
         .collect();
     assert_eq!(p.digest(), gavel_receipt::policy_digest("cedar", &files));
 }
-
-/// The `Agent` namespace of cedar-agent-schemas (same names, written here in
-/// the Cedar schema syntax).
-const AGENT_SCHEMA: &str = r#"namespace Agent {
-  entity Principal = { agent_id: String, trust_score: __cedar::decimal, ring: Long, session_id?: String };
-  entity File = { path: String, owner_uid?: Long };
-  entity Endpoint = { host: String, port: Long, protocol: String };
-  entity Tool = { name: String, server?: String };
-  entity Executable = { path: String, trusted?: Bool };
-  action exec appliesTo { principal: Principal, resource: Executable, context: { command: String, argv: Set<String>, cwd?: String, uid?: Long } };
-  action open appliesTo { principal: Principal, resource: File, context: { mode: String, size_bytes?: Long } };
-  action connect appliesTo { principal: Principal, resource: Endpoint, context: { tls: Bool, method?: String, url?: String } };
-  action request_tool appliesTo { principal: Principal, resource: Tool, context: { args_hash: String, transport?: String } };
-}
-"#;
 
 const AGENT_POLICIES: &str = r#"@id("read-workspace")
 permit (principal is Agent::Principal, action == Agent::Action::"open", resource is Agent::File)

@@ -4,10 +4,20 @@
 mod common;
 
 use common::{Ws, default_env, os, probe};
-use gavel_sandbox::{Options, SpawnError, prepare};
+use gavel_sandbox::{Options, Prepared, Profile, SpawnError, prepare};
 
-fn s(p: &std::path::Path) -> String {
-    p.display().to_string()
+/// The probe creating `marker`, prepared under `p` (not yet spawned).
+fn prepare_create(w: &Ws, p: &Profile, marker: &std::path::Path) -> Prepared {
+    let argv = os(&["gavel-probe", "create", &marker.display().to_string()]);
+    prepare(
+        p,
+        &Options::default(),
+        &probe(),
+        &argv,
+        default_env().into_iter(),
+        &w.ws,
+    )
+    .unwrap()
 }
 
 #[test]
@@ -15,16 +25,7 @@ fn released_child_runs_the_command_confined() {
     let w = Ws::new();
     let p = w.profile("");
     let marker = w.rw.join("ran");
-    let argv = os(&["gavel-probe", "create", &s(&marker)]);
-    let prepared = prepare(
-        &p,
-        &Options::default(),
-        &probe(),
-        &argv,
-        default_env().into_iter(),
-        &w.ws,
-    )
-    .unwrap();
+    let prepared = prepare_create(&w, &p, &marker);
     let gated = prepared.spawn_gated().unwrap();
     // the child is confined and waiting: nothing ran yet
     std::thread::sleep(std::time::Duration::from_millis(50));
@@ -42,16 +43,7 @@ fn aborted_child_runs_nothing() {
     let p = w.profile("");
     for abort_by_drop in [false, true] {
         let marker = w.rw.join(format!("ran-{abort_by_drop}"));
-        let argv = os(&["gavel-probe", "create", &s(&marker)]);
-        let prepared = prepare(
-            &p,
-            &Options::default(),
-            &probe(),
-            &argv,
-            default_env().into_iter(),
-            &w.ws,
-        )
-        .unwrap();
+        let prepared = prepare_create(&w, &p, &marker);
         let gated = prepared.spawn_gated().unwrap();
         std::thread::sleep(std::time::Duration::from_millis(20));
         if abort_by_drop {
@@ -69,16 +61,7 @@ fn a_setup_failure_before_the_gate_is_reported_at_release() {
     let w = Ws::new();
     let p = w.profile("");
     let marker = w.rw.join("ran");
-    let argv = os(&["gavel-probe", "create", &s(&marker)]);
-    let mut prepared = prepare(
-        &p,
-        &Options::default(),
-        &probe(),
-        &argv,
-        default_env().into_iter(),
-        &w.ws,
-    )
-    .unwrap();
+    let mut prepared = prepare_create(&w, &p, &marker);
     prepared.corrupt_seccomp_for_tests();
     let gated = prepared.spawn_gated().unwrap();
     match gated.release() {

@@ -339,14 +339,7 @@ impl ReceiptStore {
     /// Writes `bytes` into the anonymous file, fsyncs it, links it as `path` and
     /// fsyncs the directory.
     fn publish_spare(&self, spare: Spare, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-        let mut f = &spare.file;
-        (|| {
-            f.write_all(&bytes[..bytes.len() / 2])?;
-            crash_point("half-written");
-            f.write_all(&bytes[bytes.len() / 2..])?;
-            f.sync_all()
-        })()
-        .map_err(self.err(&self.dir))?;
+        write_synced(&spare.file, bytes).map_err(self.err(&self.dir))?;
         crash_point("synced");
         spare.link(path).map_err(self.err(path))?;
         spare.dir_handle.sync_all().map_err(self.err(&self.dir))?;
@@ -360,16 +353,13 @@ impl ReceiptStore {
     fn publish(&self, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
         let tmp = self.dir.join(TMP);
         let write = || -> io::Result<()> {
-            let mut f = OpenOptions::new()
+            let f = OpenOptions::new()
                 .write(true)
                 .create(true)
                 .truncate(true)
                 .mode(0o644)
                 .open(&tmp)?;
-            f.write_all(&bytes[..bytes.len() / 2])?;
-            crash_point("half-written");
-            f.write_all(&bytes[bytes.len() / 2..])?;
-            f.sync_all()
+            write_synced(&f, bytes)
         };
         if let Err(e) = write() {
             let _ = fs::remove_file(&tmp);
@@ -494,6 +484,15 @@ impl ReceiptStore {
             Some(s) => self.read_receipt(s),
         }
     }
+}
+
+/// Writes the receipt (in two halves, so that tests can kill a writer in between)
+/// and fsyncs it.
+fn write_synced(mut f: &File, bytes: &[u8]) -> io::Result<()> {
+    f.write_all(&bytes[..bytes.len() / 2])?;
+    crash_point("half-written");
+    f.write_all(&bytes[bytes.len() / 2..])?;
+    f.sync_all()
 }
 
 /// Debug builds only: dies with SIGKILL at the named point when
