@@ -22,6 +22,7 @@ mod exe;
 mod landlock_rules;
 mod nono;
 mod profile;
+mod rawsys;
 mod report;
 mod seccomp;
 mod signals;
