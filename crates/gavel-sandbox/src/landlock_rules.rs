@@ -245,10 +245,9 @@ pub(crate) fn build_ruleset(
         }
     }
     for (path, mut r) in rights {
-        let is_dir = std::fs::metadata(&path)
-            .map(|m| m.is_dir())
-            .map_err(|e| ll_err(&path.display().to_string(), e))?;
-        if !is_dir {
+        // The type as resolved with the profile; the O_PATH open below then fails if
+        // the path has gone, and Landlock refuses directory rights on a file.
+        if !profile.is_dir(&path) {
             r &= file_rights;
         }
         let fd =
