@@ -68,6 +68,13 @@ const CLONE_NS_FLAGS: [u64; 8] = [
     libc::CLONE_NEWTIME as u64,
 ];
 
+/// The ioctl requests refused (TTY input injection, console control), as the `u64`
+/// seccomp compares (glibc's libc types them `c_ulong`, musl's `c_int`).
+#[allow(clippy::unnecessary_cast)]
+const TIOCSTI: u64 = libc::TIOCSTI as u64;
+#[allow(clippy::unnecessary_cast)]
+const TIOCLINUX: u64 = libc::TIOCLINUX as u64;
+
 /// `open_tree_attr` (Linux 6.15), not yet in libc.
 const SYS_OPEN_TREE_ATTR: i64 = 467;
 
@@ -322,8 +329,8 @@ fn namespace_and_tty_denials() -> Result<Vec<ConditionalDenial>, SandboxError> {
         "tty_injection",
         libc::SYS_ioctl,
         vec![
-            rule(vec![cond(1, Len::Dword, Op::Eq, libc::TIOCSTI)?])?,
-            rule(vec![cond(1, Len::Dword, Op::Eq, libc::TIOCLINUX)?])?,
+            rule(vec![cond(1, Len::Dword, Op::Eq, TIOCSTI)?])?,
+            rule(vec![cond(1, Len::Dword, Op::Eq, TIOCLINUX)?])?,
         ],
     ));
     Ok(out)
@@ -721,8 +728,8 @@ fn argument_allowances(
         (
             libc::SYS_ioctl,
             vec![rule(vec![
-                cond(1, Len::Dword, Op::Ne, libc::TIOCSTI)?,
-                cond(1, Len::Dword, Op::Ne, libc::TIOCLINUX)?,
+                cond(1, Len::Dword, Op::Ne, TIOCSTI)?,
+                cond(1, Len::Dword, Op::Ne, TIOCLINUX)?,
             ])?],
         ),
     ])
@@ -998,7 +1005,7 @@ mod tests {
             )),
             ALLOW
         );
-        assert_eq!(v(Data::x86_64(libc::SYS_ioctl, &[0, libc::TIOCSTI])), EPERM);
+        assert_eq!(v(Data::x86_64(libc::SYS_ioctl, &[0, TIOCSTI])), EPERM);
         assert_eq!(
             v(Data::x86_64(libc::SYS_ioctl, &[0, libc::TIOCGWINSZ])),
             ALLOW
@@ -1102,7 +1109,7 @@ mod tests {
             v(Data::x86_64(libc::SYS_clone, &[libc::SIGCHLD as u64])),
             ALLOW
         );
-        assert_eq!(v(Data::x86_64(libc::SYS_ioctl, &[0, libc::TIOCSTI])), EPERM);
+        assert_eq!(v(Data::x86_64(libc::SYS_ioctl, &[0, TIOCSTI])), EPERM);
         assert_eq!(v(Data::x86_64(libc::SYS_ioctl, &[0, libc::TCGETS])), ALLOW);
         assert_eq!(v(sock(libc::AF_INET, libc::SOCK_STREAM, 0)), ALLOW);
         assert_eq!(v(sock(libc::AF_INET, libc::SOCK_DGRAM, 0)), EPERM);
@@ -1144,12 +1151,7 @@ mod tests {
         out.push(vec![
             (libc::CLONE_VM | libc::CLONE_THREAD | libc::CLONE_FILES) as u64,
         ]);
-        for req in [
-            libc::TIOCSTI,
-            libc::TIOCLINUX,
-            libc::TCGETS,
-            libc::TIOCGWINSZ,
-        ] {
+        for req in [TIOCSTI, TIOCLINUX, libc::TCGETS, libc::TIOCGWINSZ] {
             out.push(vec![0, req]);
             out.push(vec![0, req | (1 << 32)]);
         }
