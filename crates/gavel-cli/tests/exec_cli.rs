@@ -1362,3 +1362,44 @@ fn ring_override_is_recorded_in_both_receipts() {
     assert_eq!(r.decision()["ring"], json!(1));
     assert_eq!(r.execution()["ring"], json!(1));
 }
+
+/// gavel skips std's runtime start-up (C `main`) and makes fds 0-2 exist itself. Run
+/// with stdout and stderr closed, gavel's own fds 1 and 2 are /dev/null (as the
+/// command, which reads them from /proc, sees), so no file gavel opens can take their
+/// numbers and receive output; the receipts stay intact.
+#[test]
+fn closed_stdout_and_stderr_are_dev_null_in_gavel() {
+    let w = Ws::new();
+    let pd = exec_policies();
+    let mut cmd = w.command(
+        // unconfined: Landlock would keep the command from reading gavel's /proc entry
+        &[
+            "--policy-dir",
+            &s(&pd),
+            "--sandbox-backend",
+            "none",
+            "--allow-unsandboxed",
+        ],
+        &[
+            "/bin/sh",
+            "-c",
+            "readlink /proc/$PPID/fd/1 /proc/$PPID/fd/2 > gavel-fds.txt; echo out; echo err >&2",
+        ],
+    );
+    // SAFETY: close(2) of fds 1 and 2 in the child before exec; close is
+    // async-signal-safe and touches no memory.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::close(1);
+            libc::close(2);
+            Ok(())
+        });
+    }
+    assert_eq!(cmd.status().unwrap().code(), Some(0));
+    assert_eq!(read(&w.ws.join("gavel-fds.txt")), "/dev/null\n/dev/null\n");
+    let (code, report) = verify(&w, &w.receipts());
+    assert_eq!(code, Some(0), "{report}");
+    let receipts = read_receipts(&w.receipts());
+    assert_eq!(receipts.len(), 2);
+    assert_eq!(receipts[1]["payload"]["exit_code"], json!(0));
+}
