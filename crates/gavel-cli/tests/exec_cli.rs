@@ -1403,3 +1403,26 @@ fn closed_stdout_and_stderr_are_dev_null_in_gavel() {
     assert_eq!(receipts.len(), 2);
     assert_eq!(receipts[1]["payload"]["exit_code"], json!(0));
 }
+
+/// gavel moves the confined child off its own CPU while it sets up (so that the setup
+/// runs beside the decision); the command itself gets the CPUs gavel had.
+#[test]
+fn the_command_runs_on_the_cpus_gavel_had() {
+    let cpus = |status: &str| -> String {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+            .expect("Cpus_allowed_list in /proc/<pid>/status")
+            .trim()
+            .to_owned()
+    };
+    let mine = cpus(&read(Path::new("/proc/self/status")));
+    let w = Ws::new();
+    let pd = exec_policies();
+    let o = w.exec(
+        &["--policy-dir", &s(&pd), "--profile-name", "read-only"],
+        &["/bin/cat", "/proc/self/status"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(cpus(&stdout(&o)), mine);
+}

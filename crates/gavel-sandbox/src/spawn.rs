@@ -147,6 +147,9 @@ struct ChildPlan {
     /// Read end of the gate pipe (-1: no gate). The child, fully confined, waits for
     /// one byte on it before `execve`; end-of-file means "do not run" and it exits.
     gate_fd: c_int,
+    /// The CPUs gavel may run on, when the child was moved off gavel's (see `spread`):
+    /// restored before `execve`.
+    cpus: Option<libc::cpu_set_t>,
 }
 
 /// Everything the child reads between `clone` and `execve`, at stable heap addresses.
@@ -258,31 +261,68 @@ fn errno() -> c_int {
     unsafe { *libc::__errno_location() }
 }
 
-/// Writes one `(step, errno)` record (raw system call: see `rawsys`).
-fn child_report(fd: c_int, step: ChildStep, err: c_int) {
-    let mut buf = [0u8; 8];
-    let code = step.code().to_le_bytes();
-    let e = err.to_le_bytes();
-    buf[..4].copy_from_slice(&code);
-    buf[4..].copy_from_slice(&e);
-    loop {
-        // SAFETY: writes 8 bytes from a stack buffer to the status pipe.
-        let r = unsafe {
-            rawsys::syscall(
-                libc::SYS_write,
-                &[fd as usize, buf.as_ptr() as usize, buf.len()],
-            )
-        };
-        if r == Err(libc::EINTR) {
-            continue;
-        }
-        break;
-    }
+/// The child's `(step, errno)` records, kept on its stack and written to the status
+/// pipe in one `write` just before `execve` (or at a failure, followed by exit):
+/// eight writes, each waking a parent that may share the CPU, cost a context switch
+/// each. Raw system calls only (see `rawsys`).
+struct Reports {
+    fd: c_int,
+    buf: [u8; 8 * ChildStep::ALL.len()],
+    len: usize,
 }
 
-fn child_fail(fd: c_int, step: ChildStep, err: c_int) -> ! {
-    child_report(fd, step, if err == 0 { libc::EIO } else { err });
-    rawsys::exit_group(127)
+impl Reports {
+    fn new(fd: c_int) -> Reports {
+        Reports {
+            fd,
+            buf: [0; 8 * ChildStep::ALL.len()],
+            len: 0,
+        }
+    }
+
+    fn push(&mut self, step: ChildStep, err: c_int) {
+        if self.len + 8 <= self.buf.len() {
+            self.buf[self.len..self.len + 4].copy_from_slice(&step.code().to_le_bytes());
+            self.buf[self.len + 4..self.len + 8].copy_from_slice(&err.to_le_bytes());
+            self.len += 8;
+        }
+    }
+
+    /// Step done.
+    fn ok(&mut self, step: ChildStep) {
+        self.push(step, 0);
+    }
+
+    /// Writes the records so far.
+    fn flush(&mut self) {
+        let mut off = 0;
+        while off < self.len {
+            // SAFETY: writes from the child's own stack buffer to the status pipe.
+            let r = unsafe {
+                rawsys::syscall(
+                    libc::SYS_write,
+                    &[
+                        self.fd as usize,
+                        self.buf[off..].as_ptr() as usize,
+                        self.len - off,
+                    ],
+                )
+            };
+            match r {
+                Ok(n) => off += n,
+                Err(libc::EINTR) => {}
+                Err(_) => break,
+            }
+        }
+        self.len = 0;
+    }
+
+    /// Step failed: report it with everything before, and exit.
+    fn fail(&mut self, step: ChildStep, err: c_int) -> ! {
+        self.push(step, if err == 0 { libc::EIO } else { err });
+        self.flush();
+        rawsys::exit_group(127)
+    }
 }
 
 /// Closes every fd >= 3 except `keep` (ascending, distinct, each >= 3). Raw system
@@ -358,25 +398,25 @@ fn child_main(p: &ChildPlan) -> ! {
         SYS_rt_sigprocmask, SYS_seccomp, SYS_setsid,
     };
     use rawsys::syscall as sys;
-    let fd = p.status_fd;
+    let mut rep = Reports::new(p.status_fd);
     // SAFETY (whole function): raw system calls on pointers prepared before the clone
     // that stay valid and unchanged until the child has executed or exited.
     unsafe {
         if let Err(e) = sys(SYS_setsid, &[]) {
-            child_fail(fd, ChildStep::Setsid, e);
+            rep.fail(ChildStep::Setsid, e);
         }
-        child_report(fd, ChildStep::Setsid, 0);
+        rep.ok(ChildStep::Setsid);
 
         if let Err(e) = sys(
             SYS_prctl,
             &[libc::PR_SET_PDEATHSIG as usize, libc::SIGKILL as usize],
         ) {
-            child_fail(fd, ChildStep::ParentDeathSignal, e);
+            rep.fail(ChildStep::ParentDeathSignal, e);
         }
         if sys(SYS_getppid, &[]) != Ok(p.parent_pid as usize) {
-            child_fail(fd, ChildStep::ParentDeathSignal, libc::ESRCH);
+            rep.fail(ChildStep::ParentDeathSignal, libc::ESRCH);
         }
-        child_report(fd, ChildStep::ParentDeathSignal, 0);
+        rep.ok(ChildStep::ParentDeathSignal);
 
         // Forwarding handlers inherited from the parent go back to the default (exec
         // would do it too, but a signal could arrive before); ignored ones stay ignored.
@@ -416,9 +456,9 @@ fn child_main(p: &ChildPlan) -> ! {
                 8,
             ],
         ) {
-            child_fail(fd, ChildStep::Signals, e);
+            rep.fail(ChildStep::Signals, e);
         }
-        child_report(fd, ChildStep::Signals, 0);
+        rep.ok(ChildStep::Signals);
 
         // Redirections asked by the caller (their sources are >= 3), then fds 0-2 exist
         // (opened on /dev/null when the parent had them closed), and every other fd
@@ -427,7 +467,7 @@ fn child_main(p: &ChildPlan) -> ! {
             if src >= 0
                 && let Err(e) = sys(SYS_dup3, &[src as usize, std_fd as usize, 0])
             {
-                child_fail(fd, ChildStep::CloseFds, e);
+                rep.fail(ChildStep::CloseFds, e);
             }
         }
         for std_fd in 0..3usize {
@@ -441,13 +481,13 @@ fn child_main(p: &ChildPlan) -> ! {
                     ],
                 );
                 if n != Ok(std_fd) {
-                    child_fail(fd, ChildStep::CloseFds, n.err().unwrap_or(libc::EBADF));
+                    rep.fail(ChildStep::CloseFds, n.err().unwrap_or(libc::EBADF));
                 }
             }
         }
         // keep the status pipe, the ruleset and the gate: at most three fds, sorted
         // without allocating
-        let mut keep_buf: [c_int; 3] = [fd, p.ruleset_fd, p.gate_fd];
+        let mut keep_buf: [c_int; 3] = [p.status_fd, p.ruleset_fd, p.gate_fd];
         keep_buf.sort_unstable();
         let first = keep_buf
             .iter()
@@ -455,26 +495,26 @@ fn child_main(p: &ChildPlan) -> ! {
             .unwrap_or(keep_buf.len());
         let keep: &[c_int] = &keep_buf[first..];
         if let Err(e) = close_all_but(keep) {
-            child_fail(fd, ChildStep::CloseFds, e);
+            rep.fail(ChildStep::CloseFds, e);
         }
-        child_report(fd, ChildStep::CloseFds, 0);
+        rep.ok(ChildStep::CloseFds);
 
         if let Err(e) = sys(SYS_chdir, &[p.cwd as usize]) {
-            child_fail(fd, ChildStep::Chdir, e);
+            rep.fail(ChildStep::Chdir, e);
         }
-        child_report(fd, ChildStep::Chdir, 0);
+        rep.ok(ChildStep::Chdir);
 
         if p.confine {
             if let Err(e) = sys(SYS_prctl, &[libc::PR_SET_NO_NEW_PRIVS as usize, 1]) {
-                child_fail(fd, ChildStep::NoNewPrivs, e);
+                rep.fail(ChildStep::NoNewPrivs, e);
             }
-            child_report(fd, ChildStep::NoNewPrivs, 0);
+            rep.ok(ChildStep::NoNewPrivs);
 
             if let Err(e) = sys(SYS_landlock_restrict_self, &[p.ruleset_fd as usize, 0]) {
-                child_fail(fd, ChildStep::Landlock, e);
+                rep.fail(ChildStep::Landlock, e);
             }
             let _ = sys(SYS_close, &[p.ruleset_fd as usize]);
-            child_report(fd, ChildStep::Landlock, 0);
+            rep.ok(ChildStep::Landlock);
 
             for i in 0..p.nprogs {
                 let prog = p.progs.add(i);
@@ -482,10 +522,10 @@ fn child_main(p: &ChildPlan) -> ! {
                     SYS_seccomp,
                     &[libc::SECCOMP_SET_MODE_FILTER as usize, 0, prog as usize],
                 ) {
-                    child_fail(fd, ChildStep::Seccomp, e);
+                    rep.fail(ChildStep::Seccomp, e);
                 }
             }
-            child_report(fd, ChildStep::Seccomp, 0);
+            rep.ok(ChildStep::Seccomp);
         }
 
         if p.gate_fd >= 0 {
@@ -507,13 +547,26 @@ fn child_main(p: &ChildPlan) -> ! {
             let _ = sys(SYS_close, &[p.gate_fd as usize]);
         }
 
+        // the command gets the CPUs gavel had (see `spread`); a failure leaves it on
+        // the others, which only affects scheduling
+        if let Some(mask) = &p.cpus {
+            let _ = sys(
+                libc::SYS_sched_setaffinity,
+                &[
+                    0,
+                    std::mem::size_of::<libc::cpu_set_t>(),
+                    mask as *const _ as usize,
+                ],
+            );
+        }
+        rep.flush();
         let e = sys(
             SYS_execve,
             &[p.exe as usize, p.argv as usize, p.envp as usize],
         )
         .err()
         .unwrap_or(libc::EIO);
-        child_fail(fd, ChildStep::Exec, e)
+        rep.fail(ChildStep::Exec, e)
     }
 }
 
@@ -731,6 +784,7 @@ impl Prepared {
             confine,
             stdio: [0, 1, 2].map(|i: usize| stdio[i].as_ref().map_or(-1, |f| f.as_raw_fd())),
             gate_fd: gate.as_ref().map_or(-1, |(gr, _)| gr.as_raw_fd()),
+            cpus: spread_plan(),
         };
         let stack = if cfg!(target_arch = "x86_64") {
             Some(ChildStack::new().map_err(SpawnError::Fork)?)
@@ -763,6 +817,9 @@ impl Prepared {
         let start = Instant::now();
         let pid = start_child(&mem);
         let fork_err = std::io::Error::last_os_error();
+        if pid > 0 {
+            spread(pid, mem.plan.cpus.as_ref());
+        }
         // SAFETY: restores the mask saved above.
         unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old_mask, std::ptr::null_mut()) };
         // The child has its own descriptor table: the parent's copies of the write end,
@@ -789,6 +846,41 @@ impl Prepared {
             exe_path,
             confine,
         })
+    }
+}
+
+/// gavel's CPUs, when there is more than one (else `None`: nothing to spread).
+fn spread_plan() -> Option<libc::cpu_set_t> {
+    // SAFETY: cpu_set_t is plain data; sched_getaffinity writes into it.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: as above, for the calling thread.
+    let rc =
+        unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    // SAFETY: CPU_COUNT reads the set.
+    (rc == 0 && unsafe { libc::CPU_COUNT(&set) } > 1).then_some(set)
+}
+
+/// Moves the just-started child off the CPU gavel runs on, so that its confinement
+/// runs beside gavel's decision instead of after it. The scheduler places a new
+/// child on its parent's CPU, where it waits until gavel blocks; on two cores that
+/// put the child's whole setup after the decision. The child restores `cpus` before
+/// `execve`. Best effort: a failure only means no overlap.
+fn spread(pid: libc::pid_t, cpus: Option<&libc::cpu_set_t>) {
+    let Some(cpus) = cpus else { return };
+    // SAFETY: sched_getcpu has no preconditions.
+    let here = unsafe { libc::sched_getcpu() };
+    let Ok(here) = usize::try_from(here) else {
+        return;
+    };
+    let mut others = *cpus;
+    // SAFETY: CPU_CLR on a local set; CPU_COUNT reads it.
+    let left = unsafe {
+        libc::CPU_CLR(here, &mut others);
+        libc::CPU_COUNT(&others)
+    };
+    if left > 0 {
+        // SAFETY: sets the affinity of our own child from a local set.
+        unsafe { libc::sched_setaffinity(pid, std::mem::size_of::<libc::cpu_set_t>(), &others) };
     }
 }
 
