@@ -268,8 +268,8 @@ pub enum SpawnError {
     /// Creating the status pipe or duplicating a descriptor failed.
     #[error("cannot set up the child status pipe: {0}; nothing was run")]
     Pipe(std::io::Error),
-    /// `fork` failed.
-    #[error("cannot fork: {0}; nothing was run (check the process limit)")]
+    /// Starting the child (`clone` or `fork`) failed, or its stack could not be mapped.
+    #[error("cannot start the child process: {0}; nothing was run (check the process limit)")]
     Fork(std::io::Error),
     /// A confinement step failed in the child: nothing was executed.
     #[error("the confined child failed at {step}: {} ({errno}); nothing was executed", crate::errno_name(*errno))]

@@ -6,8 +6,9 @@
 //! resolve_executable                         PATH lookup like a shell (127 / 126)
 //! prepare(profile, opts, exe, argv, env, cwd) probe Landlock ABI, plan controls, refuse
 //!                                            unenforceable ones, build ruleset + BPF +
-//!                                            CStrings: everything before fork
-//! Prepared::spawn                            fork; child: setsid, pdeathsig, signals,
+//!                                            CStrings: everything before the child
+//! Prepared::spawn                            clone (CLONE_VM; fork elsewhere), child
+//!                                            on another CPU: setsid, pdeathsig, signals,
 //!                                            close fds, chdir, no_new_privs, Landlock,
 //!                                            seccomp, execve; each step confirmed over
 //!                                            a close-on-exec pipe

@@ -68,7 +68,7 @@ pub struct SeccompReport {
     pub mode: &'static str,
     /// Hex SHA-256 of the BPF bytes of all installed programs, in install order.
     pub filter_sha256: Option<String>,
-    /// Number of programs installed (arch guard, rules, ENOSYS shims).
+    /// Number of BPF programs installed (one: arch guard, number tree, argument checks).
     pub programs: usize,
     /// Total BPF instructions.
     pub instructions: usize,

@@ -11,7 +11,7 @@
 //!    names `cargo install nono-cli --version 0.81.0`; no receipt is written).
 //! 2. The executable is resolved like a shell does (`PATH`, symlinks resolved).
 //! 3. The sandbox is built (Landlock ruleset, seccomp programs, C strings) and the
-//!    child is forked: it confines itself (new session, fds closed, `no_new_privs`,
+//!    child is started: it confines itself (new session, fds closed, `no_new_privs`,
 //!    Landlock, seccomp) and then waits, before `execve`, on a pipe. Its setup thus
 //!    runs while the decision is being made durable; nothing of the command runs yet.
 //! 4. The decision is made, signed and durably written. Deny (or any failure to
@@ -104,7 +104,7 @@ pub const SIMULATE_ABI_ENV: &str = "GAVEL_SIMULATE_LANDLOCK_ABI";
 
 const HELP: &str = "\
 Order: bad input (usage, policy, profile, --context, nono missing) fails with exit 125
-and writes nothing. The sandbox is built and the child forked; it confines itself and
+and writes nothing. The sandbox is built and the child started; it confines itself and
 waits before exec while the decision is signed and written; a deny runs nothing
 (exit 126). A command that does not exist exits 127 (the decision receipt names it as
 asked). If the sandbox cannot be had (no Landlock, a control the kernel cannot enforce
@@ -321,7 +321,7 @@ pub fn run(state: &StateDir, args: &ExecArgs) -> CmdResult {
         Engine::YamlRules => req,
     };
 
-    // 2. build the sandbox and fork: the child confines itself (setsid, fds,
+    // 2. build the sandbox and start the child: it confines itself (setsid, fds,
     // no_new_privs, Landlock, seccomp) and then waits before execve, so its setup runs
     // while the decision is made durable. Nothing of the command runs before step 3.
     let key = operator_key(state, args.sign.key.as_ref()).map_err(|f| gavel_error(f.message))?;
