@@ -535,3 +535,52 @@ fn cedar_policies_decide_tool_calls() {
         0
     );
 }
+
+/// A rule whose pattern is valid but too large to compile: `policy check` reports it
+/// (exit 2, one line naming the rule); a decision that reaches the rule is a denial
+/// that says why, signed like any other; a decision made before it is unaffected.
+#[test]
+fn a_pattern_too_large_to_compile() {
+    let env = Env::new();
+    let dir = env.home().join("huge-policy");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(
+        dir.join("p.yaml"),
+        "rules:\n  - name: read-ok\n    condition: {field: action, operator: equals, value: 'file:read:/a'}\n    action: allow\n    priority: 90\n  - name: huge\n    condition: {field: action, operator: matches, value: '\\w{1000}'}\n    action: allow\n    priority: 50\n",
+    )
+    .unwrap();
+    let d = dir.to_str().unwrap();
+    let o = env.run(&["policy", "check", "--policy-dir", d]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert_one_line_error(&o);
+    assert!(
+        stderr(&o).contains("rule huge: regular expression"),
+        "{}",
+        stderr(&o)
+    );
+    let run = |action: &str| {
+        env.run(&[
+            "check-policy",
+            "--action",
+            action,
+            "--policy-dir",
+            d,
+            "--json",
+        ])
+    };
+    let o = run("file:read:/a");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = run("shell:ls");
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["allowed"], json!(false));
+    assert!(
+        v["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("Policy error (fail closed): the pattern of rule huge"),
+        "{v}"
+    );
+    assert_eq!(env.verify(&env.receipts(), &[]).0, 0);
+    assert_eq!(receipt_files(&env.receipts()).len(), 2);
+}

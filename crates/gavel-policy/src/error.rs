@@ -109,6 +109,20 @@ pub enum PolicyError {
         problem: String,
     },
 
+    /// A rule's regular expression that is valid but cannot be compiled (too large
+    /// for the size limit). Loading does not compile patterns (a search compiles the
+    /// one it needs, and an evaluation that hits this denies);
+    /// [`crate::PolicySet::compile_all`] finds it up front.
+    #[error("{}: rule {rule}: regular expression {problem}; simplify it (fewer or smaller repetitions)", path.display())]
+    Pattern {
+        /// The policy path.
+        path: PathBuf,
+        /// The rule's name.
+        rule: String,
+        /// Why it does not compile.
+        problem: String,
+    },
+
     /// A Cedar policy, schema or entities file that does not load or validate.
     #[error("{at}: {problem}")]
     Cedar {

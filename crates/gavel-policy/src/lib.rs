@@ -38,6 +38,11 @@
 //!   a key for a mapping, and no match for numbers, booleans and null (where
 //!   Python raises). `str(value)` is Python's `str()` (`True`, `None`, `1e+16`,
 //!   `['a', 'b']`, …). `matches` is Python's `re.search`, see below.
+//! - Regular expressions are compiled when an evaluation first needs them (a
+//!   target that contains none of a pattern's prefix literals needs none; the
+//!   syntax is checked at load). One that is too large to compile makes the
+//!   evaluation reaching its rule deny with the reason; `PolicySet::compile_all`
+//!   (`gavel policy check`) reports it up front.
 //! - Regular expressions are Python `re` patterns, translated at load into
 //!   Rust `regex` patterns with Python's meaning. Python's `$` (without
 //!   MULTILINE) also matches just before a final `\n`: a `$` at the end of the
@@ -52,7 +57,7 @@
 //! - Stricter than AGT, as load errors that name the file, the line, the rule
 //!   (1-based position in its file, and name) and the fix; nothing is
 //!   half-loaded: an unknown operator; an `action` other than `allow`/`deny`; a
-//!   regular expression that does not compile, uses look-around or
+//!   regular expression that does not parse, uses look-around or
 //!   back-references, or is read differently by Rust; a non-integer (or
 //!   out-of-range) `priority`; a rule, condition or top level that is not a
 //!   mapping; `rules` that is not a list, or missing from a non-empty mapping;
@@ -471,6 +476,23 @@ impl PolicySet {
     /// the base name of a single file.
     pub fn digest(&self) -> &str {
         &self.digest
+    }
+
+    /// Compiles every regular expression of the YAML rules now. Loading validates
+    /// their syntax but compiles them only when an evaluation first needs one (most
+    /// need none: see the yaml module); a pattern too large to compile then makes that
+    /// evaluation deny. `gavel policy check` calls this so that it reports such a rule.
+    pub fn compile_all(&self) -> Result<(), PolicyError> {
+        match &self.inner {
+            Inner::Yaml(y) => y
+                .compile_all()
+                .map_err(|(rule, problem)| PolicyError::Pattern {
+                    path: self.source().to_path_buf(),
+                    rule,
+                    problem,
+                }),
+            Inner::Cedar(_) => Ok(()),
+        }
     }
 
     /// The number of YAML rules or Cedar policies.

@@ -32,6 +32,8 @@ pub fn run(cmd: &PolicyCommand) -> CmdResult {
     match cmd {
         PolicyCommand::Check(a) => {
             let p = a.policy.load()?;
+            // loading leaves patterns to be compiled on first use; a check compiles all
+            p.compile_all()?;
             if a.json {
                 println!(
                     "{}",

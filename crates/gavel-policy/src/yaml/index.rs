@@ -16,7 +16,10 @@
 //!   search reports every needle present); list and mapping targets probe a
 //!   hash map with their string elements or keys.
 //! - `matches`: one `RegexSet` over the field's patterns, in rule order, run
-//!   once per request: the first pattern that matches is the first rule.
+//!   once per request: the first pattern that matches is the first rule. A small
+//!   field scans its patterns in order; each skips a target that contains none
+//!   of its prefix literals and is compiled when first searched (`pyregex`); a
+//!   pattern that cannot be compiled is a hit that carries the error (deny).
 //!
 //! A field with at most 8 entries of a kind uses a plain ordered scan
 //! instead (cheaper than hashing or an automaton at that size).
@@ -31,8 +34,10 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use regex::{RegexSet, RegexSetBuilder};
 use serde_json::{Map, Value};
 
+use super::pyregex::Translated;
 use super::pyvalue::{PyValue, json_eq_py};
 use super::{Operator, Rule};
+use std::sync::Arc;
 
 const NONE: u32 = u32::MAX;
 
@@ -86,15 +91,50 @@ enum Needles {
 
 #[derive(Debug)]
 enum Regexes {
-    /// In rule order: (rule, regex, matches the empty string).
-    Each(Vec<(u32, super::pyregex::Matcher, bool)>),
-    /// All patterns of the field in one set, `rules[i]` is pattern i's rule.
+    /// In rule order: (rule, pattern), each compiled when a search first needs it.
+    Each(Vec<(u32, Arc<Translated>)>),
+    /// All patterns of the field in one set, `rules[i]` is pattern i's rule; `each`
+    /// answers for the empty target (Python semantics, per pattern).
     Set {
         set: RegexSet,
         rules: Vec<u32>,
-        /// First rule whose pattern matches the empty string (Python semantics).
-        empty_first: u32,
+        each: Vec<(u32, Arc<Translated>)>,
     },
+}
+
+/// The first rule of `list` (in rule order, before `best`) whose pattern finds a match
+/// in `s`; a pattern that cannot be compiled is a hit that carries the error.
+fn scan_each(list: &[(u32, Arc<Translated>)], s: &str, best: &mut u32, err: &mut RuleError) {
+    for (r, t) in list {
+        if *r >= *best {
+            break;
+        }
+        match t.search(s) {
+            Ok(false) => {}
+            Ok(true) => {
+                *best = *r;
+                break;
+            }
+            Err(e) => {
+                *best = *r;
+                *err = Some((*r, e));
+                break;
+            }
+        }
+    }
+}
+
+/// The smallest-numbered rule whose evaluation failed, with why.
+type RuleError = Option<(u32, String)>;
+
+/// What the first matching rule is.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Hit {
+    /// This rule matches.
+    Rule(usize),
+    /// This rule's pattern could not be evaluated (it is the first candidate): the
+    /// caller denies.
+    Error(usize, String),
 }
 
 #[derive(Debug)]
@@ -143,7 +183,7 @@ impl Index {
     pub(crate) fn build(rules: &[Rule]) -> Index {
         let mut by_field: Vec<FieldIndex> = Vec::new();
         let mut needles: Vec<Vec<(&str, u32)>> = Vec::new();
-        let mut patterns: Vec<Vec<(u32, &super::pyregex::Translated)>> = Vec::new();
+        let mut patterns: Vec<Vec<(u32, &Arc<Translated>)>> = Vec::new();
         for (i, rule) in rules.iter().enumerate() {
             let r = u32::try_from(i).unwrap_or(NONE - 1);
             let pos = match by_field.iter().position(|f| f.key == rule.field) {
@@ -227,20 +267,12 @@ impl Index {
             }
             let pats = &patterns[pos];
             if !pats.is_empty() {
-                let each = || {
-                    Regexes::Each(
-                        pats.iter()
-                            .map(|(r, t)| (*r, t.regex.clone(), t.matches_empty))
-                            .collect(),
-                    )
+                let list = || -> Vec<(u32, Arc<Translated>)> {
+                    pats.iter().map(|(r, t)| (*r, Arc::clone(t))).collect()
                 };
                 f.rx = Some(if pats.len() <= SMALL {
-                    each()
+                    Regexes::Each(list())
                 } else {
-                    let empty_first = pats
-                        .iter()
-                        .find(|(_, t)| t.matches_empty)
-                        .map_or(NONE, |(r, _)| *r);
                     match RegexSetBuilder::new(pats.iter().map(|(_, t)| t.rust.as_str()))
                         .size_limit(super::pyregex::SIZE_LIMIT.saturating_mul(8))
                         .dfa_size_limit(16 << 20)
@@ -249,10 +281,10 @@ impl Index {
                         Ok(set) => Regexes::Set {
                             set,
                             rules: pats.iter().map(|(r, _)| *r).collect(),
-                            empty_first,
+                            each: list(),
                         },
                         // too large for one set: one by one, in order
-                        Err(_) => each(),
+                        Err(_) => Regexes::Each(list()),
                     }
                 });
             }
@@ -262,27 +294,31 @@ impl Index {
     }
 
     /// The first (smallest-numbered) rule that matches, if any.
-    pub(crate) fn first_match(&self, action: &str, context: &Map<String, Value>) -> Option<usize> {
+    pub(crate) fn first_match(&self, action: &str, context: &Map<String, Value>) -> Option<Hit> {
         let mut best = NONE;
+        let mut err: RuleError = None;
         for f in &self.fields {
             if f.min_rule >= best {
                 break;
             }
             match &f.key {
-                None => f.scan_str(action, &mut best),
+                None => f.scan_str(action, &mut best, &mut err),
                 Some(k) => match context.get(k.as_str()) {
-                    None => f.scan_str("", &mut best),
-                    Some(Value::String(s)) => f.scan_str(s, &mut best),
+                    None => f.scan_str("", &mut best, &mut err),
+                    Some(Value::String(s)) => f.scan_str(s, &mut best, &mut err),
                     Some(v) => f.scan_json(v, &mut best),
                 },
             }
         }
-        (best != NONE).then_some(best as usize)
+        match err {
+            Some((r, e)) if r == best => Some(Hit::Error(r as usize, e)),
+            _ => (best != NONE).then_some(Hit::Rule(best as usize)),
+        }
     }
 }
 
 impl FieldIndex {
-    fn scan_str(&self, s: &str, best: &mut u32) {
+    fn scan_str(&self, s: &str, best: &mut u32, err: &mut RuleError) {
         if let Some(r) = self.eq_str.get(s) {
             *best = (*best).min(r);
         }
@@ -322,29 +358,10 @@ impl FieldIndex {
         }
         if self.rx_min < *best {
             match &self.rx {
-                Some(Regexes::Each(list)) => {
-                    for (r, re, matches_empty) in list {
-                        if *r >= *best {
-                            break;
-                        }
-                        let hit = if s.is_empty() {
-                            *matches_empty
-                        } else {
-                            re.is_match(s)
-                        };
-                        if hit {
-                            *best = *r;
-                            break;
-                        }
-                    }
-                }
-                Some(Regexes::Set {
-                    set,
-                    rules,
-                    empty_first,
-                }) => {
+                Some(Regexes::Each(list)) => scan_each(list, s, best, err),
+                Some(Regexes::Set { set, rules, each }) => {
                     if s.is_empty() {
-                        *best = (*best).min(*empty_first);
+                        scan_each(each, s, best, err);
                     } else if let Some(&r) = set.matches(s).iter().next().and_then(|i| rules.get(i))
                     {
                         *best = (*best).min(r);
@@ -392,8 +409,10 @@ impl FieldIndex {
 }
 
 /// One rule against a string target (the reference semantics).
-pub(crate) fn matches_str(rule: &Rule, s: &str) -> bool {
-    match rule.operator {
+/// One rule against a string target (the reference semantics); `Err` when its
+/// pattern cannot be compiled.
+pub(crate) fn matches_str(rule: &Rule, s: &str) -> Result<bool, String> {
+    Ok(match rule.operator {
         Operator::Equals => matches!(&rule.value, PyValue::Str(v) if v == s),
         Operator::In => match &rule.value {
             PyValue::List(items) => items.iter().any(|i| matches!(i, PyValue::Str(v) if v == s)),
@@ -402,14 +421,11 @@ pub(crate) fn matches_str(rule: &Rule, s: &str) -> bool {
         },
         Operator::StartsWith => s.starts_with(rule.text.as_str()),
         Operator::Contains => s.contains(rule.text.as_str()),
-        Operator::Matches => rule.regex.as_ref().is_some_and(|t| {
-            if s.is_empty() {
-                t.matches_empty
-            } else {
-                t.regex.is_match(s)
-            }
-        }),
-    }
+        Operator::Matches => match &rule.regex {
+            Some(t) => return t.search(s),
+            None => false,
+        },
+    })
 }
 
 /// One rule against a non-string JSON target (the reference semantics).

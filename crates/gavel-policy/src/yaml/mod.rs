@@ -51,8 +51,9 @@ pub(crate) struct Rule {
     pub reason: String,
     /// `str(value)` (the prefix, needle or pattern).
     pub text: String,
-    /// For `matches`: the translated pattern.
-    pub regex: Option<pyregex::Translated>,
+    /// For `matches`: the translated pattern (shared with the index, which compiles
+    /// it on first use).
+    pub regex: Option<std::sync::Arc<pyregex::Translated>>,
 }
 
 /// The loaded rules, sorted, with their evaluation index.
@@ -92,17 +93,26 @@ impl YamlRules {
 
     pub(crate) fn evaluate(&self, action: &str, context: &Map<String, Value>) -> Verdict {
         match self.index.first_match(action, context) {
-            Some(i) => match self.rules.get(i) {
-                Some(rule) => Verdict {
-                    allowed: rule.allow,
-                    reason: rule.reason.clone(),
-                    policy_name: Some(rule.name.clone()),
-                    policy_id: rule.name.clone(),
-                },
+            Some(index::Hit::Rule(i)) => match self.rules.get(i) {
+                Some(rule) => rule_verdict(rule),
+                None => default_deny(),
+            },
+            Some(index::Hit::Error(i, e)) => match self.rules.get(i) {
+                Some(rule) => pattern_error(rule, &e),
                 None => default_deny(),
             },
             None => default_deny(),
         }
+    }
+
+    /// Compiles every pattern now; the first that cannot be compiled, by rule name.
+    pub(crate) fn compile_all(&self) -> Result<(), (String, String)> {
+        for rule in &self.rules {
+            if let Some(t) = &rule.regex {
+                t.compile_all().map_err(|e| (rule.name.clone(), e))?;
+            }
+        }
+        Ok(())
     }
 
     /// The plain first-match scan, the reference the index must agree with.
@@ -116,18 +126,38 @@ impl YamlRules {
                 (None, _) => index::matches_str(rule, action),
                 (Some(_), None) => index::matches_str(rule, ""),
                 (Some(_), Some(Value::String(s))) => index::matches_str(rule, s),
-                (Some(_), Some(v)) => index::matches_json(rule, v),
+                (Some(_), Some(v)) => Ok(index::matches_json(rule, v)),
             };
-            if hit {
-                return Verdict {
-                    allowed: rule.allow,
-                    reason: rule.reason.clone(),
-                    policy_name: Some(rule.name.clone()),
-                    policy_id: rule.name.clone(),
-                };
+            match hit {
+                Ok(false) => {}
+                Ok(true) => return rule_verdict(rule),
+                Err(e) => return pattern_error(rule, &e),
             }
         }
         default_deny()
+    }
+}
+
+fn rule_verdict(rule: &Rule) -> Verdict {
+    Verdict {
+        allowed: rule.allow,
+        reason: rule.reason.clone(),
+        policy_name: Some(rule.name.clone()),
+        policy_id: rule.name.clone(),
+    }
+}
+
+/// The rule that decides has a pattern that cannot be compiled (its size limit):
+/// deny, naming the rule (fail closed).
+fn pattern_error(rule: &Rule, error: &str) -> Verdict {
+    Verdict {
+        allowed: false,
+        reason: format!(
+            "Policy error (fail closed): the pattern of rule {} {error}",
+            rule.name
+        ),
+        policy_name: Some(rule.name.clone()),
+        policy_id: rule.name.clone(),
     }
 }
 
@@ -426,7 +456,7 @@ fn load_rule(ctx: &Ctx<'_>, index: usize, node: &Node, stem: &str) -> Result<Rul
     let text = py_str(&value);
     let regex = if operator == Operator::Matches {
         match pyregex::translate(&text) {
-            Ok(t) => Some(t),
+            Ok(t) => Some(std::sync::Arc::new(t)),
             Err(problem) => {
                 let (line, col) = value_node.map_or((None, None), |n| (Some(n.line), Some(n.col)));
                 return Err(ctx.err(

@@ -34,15 +34,85 @@ use regex_syntax::ast::{
     FlagsItemKind, GroupKind, LiteralKind, RepetitionKind, RepetitionRange, SpecialLiteralKind,
 };
 
-/// A Python pattern translated to Rust.
-#[derive(Debug, Clone)]
+/// A Python pattern translated to Rust, validated, and compiled on first use.
+///
+/// Loading checks the whole syntax (Python's, then Rust's parser on the translation),
+/// so a pattern that is wrong is a load error. Compiling it into an automaton costs
+/// tens of microseconds (about 36 us per pattern in a fresh process), which one-shot
+/// commands (check-policy, exec, hook) would pay for every pattern on every run; it is
+/// done when a search first needs it. Most searches need none: every match must
+/// contain one of the pattern's prefix literals (`needles`, extracted by regex-syntax
+/// from the same translation), so a target containing none of them cannot match.
+/// What can still fail when compiling is the size limit ([`SIZE_LIMIT`]); that
+/// search then answers an error, which the engine turns into a deny (fail closed).
+#[derive(Debug)]
 pub(crate) struct Translated {
     /// The Rust pattern with Python's semantics.
     pub rust: String,
-    /// Whether Python's `re.search(pattern, "")` matches.
-    pub matches_empty: bool,
-    /// `rust`, compiled for `is_match` ([`compile`]).
-    pub regex: Matcher,
+    /// The variant for an empty target (differs where `\B` occurs), when it differs.
+    empty_rust: Option<String>,
+    /// A match contains one of these (`None`: no such finite set).
+    needles: Option<Vec<Vec<u8>>>,
+    regex: std::sync::OnceLock<Result<Matcher, String>>,
+    matches_empty: std::sync::OnceLock<Result<bool, String>>,
+}
+
+impl Translated {
+    /// Python's `re.search(pattern, s) is not None`, or why it cannot be answered.
+    pub(crate) fn search(&self, s: &str) -> Result<bool, String> {
+        if s.is_empty() {
+            return self
+                .matches_empty
+                .get_or_init(|| self.search_empty())
+                .clone();
+        }
+        if let Some(needles) = &self.needles
+            && !needles
+                .iter()
+                .any(|n| memchr::memmem::find(s.as_bytes(), n).is_some())
+        {
+            return Ok(false);
+        }
+        match self.regex.get_or_init(|| compile(&self.rust)) {
+            Ok(m) => Ok(m.is_match(s)),
+            Err(e) => Err(e.clone()),
+        }
+    }
+
+    fn search_empty(&self) -> Result<bool, String> {
+        match &self.empty_rust {
+            None => match self.regex.get_or_init(|| compile(&self.rust)) {
+                Ok(m) => Ok(m.is_match("")),
+                Err(e) => Err(e.clone()),
+            },
+            Some(p) => compile(p).map(|m| m.is_match("")),
+        }
+    }
+
+    /// Compiles now (`gavel policy check` validates everything a search could need).
+    pub(crate) fn compile_all(&self) -> Result<(), String> {
+        self.regex
+            .get_or_init(|| compile(&self.rust))
+            .as_ref()
+            .map(|_| ())?;
+        self.matches_empty
+            .get_or_init(|| self.search_empty())
+            .clone()
+            .map(|_| ())
+    }
+}
+
+/// Prefix literals of `pattern` (Rust syntax, already parsed successfully once): a
+/// finite set that every match starts with, hence contains; `None` when the set is
+/// infinite or holds the empty string (then every target passes).
+fn needles(hir: &regex_syntax::hir::Hir) -> Option<Vec<Vec<u8>>> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let seq = Extractor::new().kind(ExtractKind::Prefix).extract(hir);
+    let lits = seq.literals()?;
+    if lits.is_empty() || lits.iter().any(|l| l.as_bytes().is_empty()) {
+        return None;
+    }
+    Some(lits.iter().map(|l| l.as_bytes().to_vec()).collect())
 }
 
 /// A compiled pattern that answers only whether it matches.
@@ -116,20 +186,29 @@ pub(crate) fn translate(python: &str) -> Result<Translated, String> {
     let mut empty = Emitter::new(&pre, true);
     empty.top(&parsed)?;
     let rust = normal.out;
-    // Compile now: a pattern Rust cannot build is a load error.
-    let regex = compile(&rust)?;
-    // The empty-target variant differs only where `\B` occurs; compiling a regex
-    // costs tens of microseconds, which one-shot commands pay on every run.
-    let matches_empty = if empty.out == rust {
-        regex.is_match("")
+    // Rust's parser now, with the configuration the compiler uses: a pattern Rust
+    // cannot parse is a load error (only the size limit is left for compiling).
+    let hir = rust_syntax(&rust)?;
+    let empty_rust = if empty.out == rust {
+        None
     } else {
-        compile(&empty.out)?.is_match("")
+        rust_syntax(&empty.out)?;
+        Some(empty.out)
     };
     Ok(Translated {
+        needles: needles(&hir),
         rust,
-        matches_empty,
-        regex,
+        empty_rust,
+        regex: std::sync::OnceLock::new(),
+        matches_empty: std::sync::OnceLock::new(),
     })
+}
+
+/// Parses a translated pattern as `regex_automata::meta` does (its default syntax
+/// configuration).
+fn rust_syntax(pattern: &str) -> Result<regex_syntax::hir::Hir, String> {
+    regex_automata::util::syntax::parse(pattern)
+        .map_err(|e| format!("does not compile: {}", one_line(&e.to_string())))
 }
 
 fn one_line(s: &str) -> String {
@@ -506,10 +585,7 @@ mod tests {
             Ok(t) => t,
             Err(e) => panic!("{py}: {e}"),
         };
-        if hay.is_empty() {
-            return t.matches_empty;
-        }
-        t.regex.is_match(hay)
+        t.search(hay).unwrap()
     }
 
     fn refused(py: &str) -> String {
@@ -621,5 +697,106 @@ mod tests {
         // global flags at the start, and several of them, are fine
         assert!(search("(?i)(?m)^A$", "x\na"));
         assert!(search("(?i)a|B", "b"));
+    }
+
+    #[test]
+    fn a_pattern_is_compiled_only_when_a_target_could_match() {
+        let t = translate("^file:read:/(workspace|tmp)").unwrap();
+        assert_eq!(t.search("shell:true"), Ok(false));
+        assert_eq!(t.search("http:GET:api.github.com/file:read"), Ok(false));
+        assert!(
+            t.regex.get().is_none(),
+            "no target so far contained a prefix literal"
+        );
+        assert_eq!(
+            t.search("x file:read:/tmp"),
+            Ok(false),
+            "anchored: compiled, no match"
+        );
+        assert!(t.regex.get().is_some());
+        assert_eq!(t.search("file:read:/workspace/a"), Ok(true));
+        // no finite prefix set: every target is searched
+        let any = translate("[a-z]+[0-9]").unwrap();
+        assert!(any.needles.is_none());
+        assert_eq!(any.search("abc1"), Ok(true));
+    }
+
+    /// The literal pre-check never changes an answer: the same patterns searched with
+    /// and without it, on targets built to contain (or miss) their literals.
+    #[test]
+    fn the_literal_pre_check_agrees_with_the_compiled_pattern() {
+        let patterns = [
+            "shell:(rm|dd|mkfs|shutdown|reboot|kill)",
+            "^file:write:/(etc|usr|root|var/log)",
+            "^http:(GET|POST):api\\.github\\.com",
+            "(?i)DROP\\s+TABLE",
+            "(?i)ß",
+            "\\bcurl\\b",
+            "[Ss]ecret|token",
+            "a?b",
+            "x*",
+            "^$",
+            "(?m)^rm -rf",
+            "\\d{3}-\\d{4}",
+            "é+",
+            "(?i)k",
+            "169\\.254\\.169\\.254",
+            "\\Bfoo",
+        ];
+        let targets = [
+            "",
+            "shell:rm -rf /",
+            "shell:ls",
+            "SHELL:RM",
+            "file:write:/etc/passwd",
+            "x file:write:/etc",
+            "http:POST:api.github.com/repos",
+            "drop table users",
+            "DrOp\tTaBlE",
+            "SS",
+            "ẞ",
+            "use curl now",
+            "curling",
+            "Secret",
+            "b",
+            "ab",
+            "\nrm -rf /",
+            "call 555-1234",
+            "ééé",
+            "K",
+            "\u{212a}",
+            "http://169.254.169.254/latest",
+            "afoo",
+            "foo",
+        ];
+        let mut checked = 0;
+        for p in patterns {
+            let t = translate(p).unwrap();
+            for h in targets {
+                let direct = if h.is_empty() {
+                    compile(t.empty_rust.as_deref().unwrap_or(&t.rust))
+                        .unwrap()
+                        .is_match("")
+                } else {
+                    compile(&t.rust).unwrap().is_match(h)
+                };
+                // a fresh translation each time: the pre-check decides before compiling
+                let fresh = translate(p).unwrap();
+                assert_eq!(fresh.search(h), Ok(direct), "re.search({p:?}, {h:?})");
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, patterns.len() * targets.len());
+    }
+
+    #[test]
+    fn a_pattern_too_large_to_compile_loads_and_then_fails_closed() {
+        // valid syntax; the Unicode \w repeated 1000 times exceeds the size limit
+        let t = translate("\\w{1000}").unwrap();
+        let e = t.search("abc").unwrap_err();
+        assert!(e.contains("does not compile"), "{e}");
+        assert!(t.compile_all().is_err());
+        // and stays an error (the failure is kept, not retried into a different answer)
+        assert!(t.search("xyz").is_err());
     }
 }

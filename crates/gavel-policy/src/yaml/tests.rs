@@ -690,3 +690,35 @@ fn bom_and_yaml_directive_load_like_pyyaml() {
     // tabs as indentation are invalid YAML for both
     assert!(err(&[("t.yaml", "rules:\n\t- x\n")]).starts_with("t.yaml:2:"));
 }
+
+/// A pattern that is valid but too large to compile loads (patterns compile on first
+/// use); an evaluation that reaches its rule denies and says why, one that is decided
+/// earlier is not affected, and `compile_all` reports the rule.
+#[test]
+fn a_pattern_too_large_to_compile_denies_where_it_decides() {
+    let rules = ok(&[(
+        "p.yaml",
+        "rules:\n  - name: early\n    action: allow\n    priority: 100\n    condition: {field: action, operator: equals, value: read}\n  - name: huge\n    action: allow\n    priority: 50\n    condition: {field: action, operator: matches, value: '\\w{1000}'}\n  - name: late\n    action: allow\n    priority: 10\n    condition: {field: action, operator: equals, value: write}\n",
+    )]);
+    let early = decide(&rules, "read", json!({}));
+    assert!(early.allowed);
+    assert_eq!(early.policy_name.as_deref(), Some("early"));
+    for action in ["write", "anything"] {
+        let v = decide(&rules, action, json!({}));
+        assert!(!v.allowed, "{action}: fail closed");
+        assert_eq!(v.policy_name.as_deref(), Some("huge"));
+        assert!(
+            v.reason.starts_with(
+                "Policy error (fail closed): the pattern of rule huge does not compile"
+            ),
+            "{}",
+            v.reason
+        );
+    }
+    let (rule, problem) = rules.compile_all().unwrap_err();
+    assert_eq!(rule, "huge");
+    assert!(problem.contains("does not compile"), "{problem}");
+    // an empty target reaches the rule too
+    let v = decide(&rules, "", json!({}));
+    assert!(!v.allowed);
+}
