@@ -161,9 +161,12 @@ fn startup() {
 /// harness has its own entry and this one is not exported.
 #[cfg_attr(not(test), unsafe(no_mangle))]
 #[cfg_attr(test, allow(dead_code))]
-pub extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
+pub extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc::c_int {
     startup();
-    let code = match std::panic::catch_unwind(gavel_main) {
+    // The arguments as the C runtime passed them (std's own copy is filled by its
+    // runtime start-up on some C libraries only).
+    let args = c_args(argc, argv);
+    let code = match std::panic::catch_unwind(|| gavel_main(args)) {
         Ok(code) => i32::from(code),
         // the panic hook has printed the message; 101 as for a Rust main that panics
         Err(_) => 101,
@@ -172,8 +175,21 @@ pub extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) ->
     std::process::exit(code)
 }
 
-fn gavel_main() -> u8 {
-    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+/// `argv[0..argc]` as owned strings.
+fn c_args(argc: libc::c_int, argv: *const *const libc::c_char) -> Vec<std::ffi::OsString> {
+    use std::os::unix::ffi::OsStrExt;
+    let n = usize::try_from(argc).unwrap_or(0);
+    (0..n)
+        .map(|i| {
+            // SAFETY: the C runtime passes argc valid, NUL-terminated argv entries that
+            // live as long as the process.
+            let arg = unsafe { std::ffi::CStr::from_ptr(*argv.add(i)) };
+            std::ffi::OsStr::from_bytes(arg.to_bytes()).to_owned()
+        })
+        .collect()
+}
+
+fn gavel_main(args: Vec<std::ffi::OsString>) -> u8 {
     let is_exec = subcommand(&args).is_some_and(|a| a == "exec");
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
@@ -229,6 +245,23 @@ mod tests {
         ] {
             assert!(help.contains(name), "{name} missing from --help:\n{help}");
         }
+    }
+
+    #[test]
+    fn arguments_come_from_the_c_runtime_argv() {
+        let owned: Vec<std::ffi::CString> = ["gavel", "exec", "--", "caf\u{e9}", ""]
+            .iter()
+            .map(|a| std::ffi::CString::new(*a).unwrap())
+            .collect();
+        let mut argv: Vec<*const libc::c_char> = owned.iter().map(|a| a.as_ptr()).collect();
+        argv.push(std::ptr::null());
+        let got = c_args(owned.len() as libc::c_int, argv.as_ptr());
+        let want: Vec<std::ffi::OsString> = ["gavel", "exec", "--", "caf\u{e9}", ""]
+            .iter()
+            .map(Into::into)
+            .collect();
+        assert_eq!(got, want);
+        assert!(c_args(0, argv.as_ptr()).is_empty());
     }
 
     #[test]
