@@ -872,6 +872,11 @@ fn spread(pid: libc::pid_t, cpus: Option<&libc::cpu_set_t>) {
     let Ok(here) = usize::try_from(here) else {
         return;
     };
+    // a CPU number past what cpu_set_t holds (CPU_CLR would index out of it): leave the
+    // child where the scheduler put it
+    if here >= 8 * std::mem::size_of::<libc::cpu_set_t>() {
+        return;
+    }
     let mut others = *cpus;
     // SAFETY: CPU_CLR on a local set; CPU_COUNT reads it.
     let left = unsafe {
