@@ -93,11 +93,10 @@ enum Needles {
 enum Regexes {
     /// In rule order: (rule, pattern), each compiled when a search first needs it.
     Each(Vec<(u32, Arc<Translated>)>),
-    /// All patterns of the field in one set, `rules[i]` is pattern i's rule; `each`
-    /// answers for the empty target (Python semantics, per pattern).
+    /// All patterns of the field in one set; `each[i]` is pattern i's (rule, pattern),
+    /// which also answers for the empty target (Python semantics, per pattern).
     Set {
         set: RegexSet,
-        rules: Vec<u32>,
         each: Vec<(u32, Arc<Translated>)>,
     },
 }
@@ -278,11 +277,7 @@ impl Index {
                         .dfa_size_limit(16 << 20)
                         .build()
                     {
-                        Ok(set) => Regexes::Set {
-                            set,
-                            rules: pats.iter().map(|(r, _)| *r).collect(),
-                            each: list(),
-                        },
+                        Ok(set) => Regexes::Set { set, each: list() },
                         // too large for one set: one by one, in order
                         Err(_) => Regexes::Each(list()),
                     }
@@ -359,12 +354,13 @@ impl FieldIndex {
         if self.rx_min < *best {
             match &self.rx {
                 Some(Regexes::Each(list)) => scan_each(list, s, best, err),
-                Some(Regexes::Set { set, rules, each }) => {
+                Some(Regexes::Set { set, each }) => {
                     if s.is_empty() {
                         scan_each(each, s, best, err);
-                    } else if let Some(&r) = set.matches(s).iter().next().and_then(|i| rules.get(i))
+                    } else if let Some((r, _)) =
+                        set.matches(s).iter().next().and_then(|i| each.get(i))
                     {
-                        *best = (*best).min(r);
+                        *best = (*best).min(*r);
                     }
                 }
                 None => {}

@@ -73,28 +73,27 @@ impl Translated {
         {
             return Ok(false);
         }
-        match self.regex.get_or_init(|| compile(&self.rust)) {
-            Ok(m) => Ok(m.is_match(s)),
-            Err(e) => Err(e.clone()),
-        }
+        self.matcher().map(|m| m.is_match(s))
+    }
+
+    /// The compiled pattern, compiled on first call (the outcome is kept).
+    fn matcher(&self) -> Result<&Matcher, String> {
+        self.regex
+            .get_or_init(|| compile(&self.rust))
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     fn search_empty(&self) -> Result<bool, String> {
         match &self.empty_rust {
-            None => match self.regex.get_or_init(|| compile(&self.rust)) {
-                Ok(m) => Ok(m.is_match("")),
-                Err(e) => Err(e.clone()),
-            },
+            None => self.matcher().map(|m| m.is_match("")),
             Some(p) => compile(p).map(|m| m.is_match("")),
         }
     }
 
     /// Compiles now (`gavel policy check` validates everything a search could need).
     pub(crate) fn compile_all(&self) -> Result<(), String> {
-        self.regex
-            .get_or_init(|| compile(&self.rust))
-            .as_ref()
-            .map(|_| ())?;
+        self.matcher()?;
         self.matches_empty
             .get_or_init(|| self.search_empty())
             .clone()
