@@ -25,6 +25,7 @@ mod nono;
 mod profile;
 mod rawsys;
 mod report;
+mod resolve;
 mod seccomp;
 mod signals;
 mod spawn;

@@ -19,6 +19,7 @@
 //!   this machine (e.g. `/lib32`); YAML profiles never skip.
 
 use crate::error::SandboxError;
+use crate::resolve::Resolver;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -274,7 +275,11 @@ fn normalize(path: &Path) -> PathBuf {
     out
 }
 
-fn canonical_base(origin: &str, base_dir: &Path) -> Result<PathBuf, SandboxError> {
+fn canonical_base(
+    origin: &str,
+    base_dir: &Path,
+    resolver: &mut Resolver,
+) -> Result<PathBuf, SandboxError> {
     let base = if base_dir.is_absolute() {
         base_dir.to_path_buf()
     } else {
@@ -286,7 +291,7 @@ fn canonical_base(origin: &str, base_dir: &Path) -> Result<PathBuf, SandboxError
         })?;
         cwd.join(base_dir)
     };
-    std::fs::canonicalize(&base).map_err(|e| SandboxError::PathUnusable {
+    resolver.canonicalize(&base).map_err(|e| SandboxError::PathUnusable {
         origin: origin.to_owned(),
         field: "base_dir",
         entry: base_dir.display().to_string(),
@@ -299,6 +304,7 @@ fn resolve_entry(
     field: &'static str,
     entry: &str,
     base: &Path,
+    resolver: &mut Resolver,
 ) -> Result<PathBuf, SandboxError> {
     if entry.is_empty() {
         return Err(SandboxError::PathUnusable {
@@ -320,7 +326,7 @@ fn resolve_entry(
             how: "lexically",
         });
     }
-    let canonical = match std::fs::canonicalize(&lexical) {
+    let canonical = match resolver.canonicalize(&lexical) {
         Ok(p) => p,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(SandboxError::PathMissing {
@@ -423,12 +429,13 @@ pub const SYSTEM_EXEC: &[&str] = &[
 
 impl Profile {
     fn build(origin: String, base_dir: &Path, spec: Spec<'_>) -> Result<Profile, SandboxError> {
-        let base = canonical_base(&origin, base_dir)?;
-        let resolve =
+        let mut resolver = Resolver::new();
+        let base = canonical_base(&origin, base_dir, &mut resolver)?;
+        let mut resolve =
             |field: &'static str, entries: &[String]| -> Result<BTreeSet<PathBuf>, SandboxError> {
                 let mut out = BTreeSet::new();
                 for e in entries {
-                    match resolve_entry(&origin, field, e, &base) {
+                    match resolve_entry(&origin, field, e, &base, &mut resolver) {
                         Ok(p) => {
                             out.insert(p);
                         }
@@ -445,7 +452,7 @@ impl Profile {
             .iter()
             .chain(&write)
             .chain(&exec)
-            .filter(|p| p.is_dir())
+            .filter(|p| resolver.is_dir(p))
             .cloned()
             .collect();
         let mut env_allow = BTreeSet::new();
