@@ -355,6 +355,142 @@ fn check08_inherited_fd_is_closed() {
     );
 }
 
+/// `gavel exec --pass-fd 7` with `extra` options (the test profile when they are empty),
+/// the file open on fd 7, running the probe with `args`.
+fn run_passing_fd_7(w: &Ws, file: &std::fs::File, extra: &[&str], args: &[&str]) -> Value {
+    let profile = w.write_profile();
+    let pd = exec_policies();
+    let mut opts = vec!["--policy-dir", pd.to_str().unwrap(), "--pass-fd", "7"];
+    if extra.is_empty() {
+        opts.extend_from_slice(&["--profile", profile.to_str().unwrap()]);
+    }
+    opts.extend_from_slice(extra);
+    let mut cmd = vec![probe().to_str().unwrap().to_owned()];
+    cmd.extend(args.iter().map(|a| (*a).to_owned()));
+    let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
+    let mut c = w.command(&opts, &cmd);
+    with_inherited_fd(&mut c, file);
+    let o = c.output().unwrap();
+    assert!(
+        o.status.code() == Some(0) || o.status.code() == Some(1),
+        "{}",
+        stderr(&o)
+    );
+    probe_json(&o)
+}
+
+// Passing a descriptor on purpose (sandbox.md flow, step 3: "closes every fd but 0/1/2
+// and explicitly passed ones"): the command has it and can use it although the profile
+// does not cover its file, everything else stays confined, and the execution receipt
+// records the grant.
+#[test]
+fn a_passed_fd_reaches_the_command_and_the_receipt_lists_it() {
+    let w = Ws::new();
+    let secret = w.outside.join("secret");
+    let file = std::fs::File::open(&secret).unwrap();
+    assert_eq!(
+        run_passing_fd_7(&w, &file, &[], &["fds"])["fds"],
+        json!([0, 1, 2, 7]),
+        "fd 7 passed, nothing else"
+    );
+    let j = run_passing_fd_7(&w, &file, &[], &["read-fd", "7"]);
+    assert_eq!(
+        (j["ok"].clone(), j["bytes"].clone()),
+        (json!(true), json!(1))
+    );
+    // the profile still applies to everything opened by path
+    let j = run_passing_fd_7(&w, &file, &[], &["read", &s(&secret)]);
+    assert_eq!(j["errno"], json!(EACCES), "{j}");
+
+    let receipts = read_receipts(&w.receipts());
+    let exec = receipts.last().unwrap();
+    assert_eq!(exec["payload"]["type"], json!("gavel:execution"));
+    assert_eq!(
+        exec["payload"]["sandbox"]["passed_fds"],
+        json!([{"fd": 7, "access": "read", "target": s(&std::fs::canonicalize(&secret).unwrap())}])
+    );
+    let (code, _) = verify(&w, &w.receipts());
+    assert_eq!(code, Some(0), "the chain with passed_fds verifies");
+
+    // the same run without --pass-fd: fd 7 is closed (check 8) and the report has no
+    // passed_fds member at all
+    let profile = w.write_profile();
+    let pd = exec_policies();
+    let mut c = w.command(
+        &[
+            "--policy-dir",
+            pd.to_str().unwrap(),
+            "--profile",
+            profile.to_str().unwrap(),
+        ],
+        &[probe().to_str().unwrap(), "read-fd", "7"],
+    );
+    with_inherited_fd(&mut c, &file);
+    let o = c.output().unwrap();
+    assert_eq!(
+        probe_json(&o)["errno"],
+        json!(libc::EBADF),
+        "{}",
+        stdout(&o)
+    );
+    let receipts = read_receipts(&w.receipts());
+    let sandbox = &receipts.last().unwrap()["payload"]["sandbox"];
+    assert!(sandbox.get("passed_fds").is_none(), "{sandbox}");
+}
+
+// The same with openshell: gavel does not confine, but it passes exactly what it was
+// told and says so.
+#[test]
+fn a_passed_fd_with_openshell_is_recorded_too() {
+    let w = Ws::new();
+    let file = std::fs::File::open(w.ro.join("file")).unwrap();
+    let j = run_passing_fd_7(&w, &file, &["--sandbox-backend", "openshell"], &["fds"]);
+    assert_eq!(j["fds"], json!([0, 1, 2, 7]));
+    let receipts = read_receipts(&w.receipts());
+    let sandbox = &receipts.last().unwrap()["payload"]["sandbox"];
+    assert_eq!(sandbox["confined_by"], json!("openshell"));
+    assert_eq!(sandbox["passed_fds"][0]["fd"], json!(7), "{sandbox}");
+}
+
+// --pass-fd that cannot be honoured is bad input: exit 125, one line naming the fd and
+// the fix, nothing written, nothing run.
+#[test]
+fn a_pass_fd_that_cannot_be_honoured_is_bad_input() {
+    let w = Ws::new();
+    let pd = exec_policies();
+    let marker = w.rw.join("marker");
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["--pass-fd", "9"],
+            "--pass-fd 9: fd 9 is not open in gavel",
+        ),
+        (
+            &["--pass-fd", "2"],
+            "--pass-fd 2: fd 2: name a descriptor 3 or above",
+        ),
+        (&["--pass-fd=-1"], "name a descriptor 3 or above"),
+        (
+            &["--pass-fd", "0", "--sandbox-backend", "nono"],
+            "--pass-fd cannot be used with --sandbox-backend nono",
+        ),
+    ];
+    for (extra, want) in cases {
+        let mut opts = vec!["--policy-dir", pd.to_str().unwrap()];
+        opts.extend_from_slice(extra);
+        let o = w.exec(&opts, &[probe().to_str().unwrap(), "create", &s(&marker)]);
+        assert_eq!(o.status.code(), Some(125), "{extra:?}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(err.contains(want), "{extra:?}: {err}");
+        assert_eq!(
+            err.trim_end().lines().count(),
+            1,
+            "{extra:?}: one line: {err}"
+        );
+        assert!(!marker.exists(), "{extra:?}: nothing ran");
+        assert!(!w.receipts().exists(), "{extra:?}: nothing written");
+    }
+}
+
 // 9. The child's environment is exactly the allow-list plus `set`; LD_PRELOAD,
 //    BASH_ENV, NODE_OPTIONS never pass.
 #[test]

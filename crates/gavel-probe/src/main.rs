@@ -16,6 +16,7 @@
 //! |---|---|
 //! | `hello` | nothing; prints `ok:true` (used to prove that an exec happened) |
 //! | `read FILE` | `open(O_RDONLY)` then `read` of one byte |
+//! | `read-fd FD` | `read` of one byte from the already-open descriptor FD |
 //! | `list DIR` | `open(O_RDONLY\|O_DIRECTORY)` |
 //! | `write FILE` | `open(O_WRONLY)` of an existing file then `write` of one byte at its end |
 //! | `create FILE` | `open(O_WRONLY\|O_CREAT\|O_EXCL)` |
@@ -229,6 +230,21 @@ fn op_read(args: &[OsString]) -> Result<Outcome, Usage> {
     };
     close(fd);
     Ok(out)
+}
+
+fn op_read_fd(args: &[OsString]) -> Result<Outcome, Usage> {
+    let fd: libc::c_int = arg(args, 0, "FD")?
+        .to_str()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| Usage("read-fd: FD must be a number".into()))?;
+    let mut byte = [0u8; 1];
+    // SAFETY: reading into a local buffer of the given length; a bad fd is EBADF.
+    let n = unsafe { libc::read(fd, byte.as_mut_ptr().cast(), 1) };
+    Ok(if n < 0 {
+        Outcome::from_errno("read-fd", last_errno())
+    } else {
+        Outcome::ok("read-fd").with("bytes", json!(n))
+    })
 }
 
 fn op_list(args: &[OsString]) -> Result<Outcome, Usage> {
@@ -710,6 +726,7 @@ fn run(args: &[OsString]) -> Result<Outcome, Usage> {
     match cmd.to_str().unwrap_or("") {
         "hello" => Ok(Outcome::ok("hello")),
         "read" => op_read(rest),
+        "read-fd" => op_read_fd(rest),
         "list" => op_list(rest),
         "write" => op_write(rest),
         "create" => op_create(rest),

@@ -37,9 +37,11 @@ pub use nono::{
     NONO_PROFILE_JSON, find_nono, nono_argv, nono_argv_with_profile, write_nono_profile,
 };
 pub use profile::{Network, Profile, SYSTEM_EXEC, SYSTEM_READ, SyscallMode, is_forbidden_env};
-pub use report::{CONTROLS, ControlStatus, EnforcementReport, SandboxState, SeccompReport};
+pub use report::{
+    CONTROLS, ControlStatus, EnforcementReport, PassedFd, SandboxState, SeccompReport,
+};
 pub use signals::FORWARDED as FORWARDED_SIGNALS;
-pub use spawn::{Finished, Gated, Prepared, Running, signal_name};
+pub use spawn::{Finished, Gated, Prepared, Running, passable_fd, signal_name};
 
 use report::CONTROLS as CONTROL_NAMES;
 use spawn::Confinement;
@@ -198,6 +200,7 @@ pub fn prepare(
         steps: Vec::new(),
         verified_in_child: false,
         state: SandboxState::Enabled,
+        passed_fds: Vec::new(),
     };
     let sim = if simulated { ", simulated" } else { "" };
     if abi == 0 {
@@ -241,6 +244,7 @@ pub fn prepare(
         }),
         report,
         stdio: [None, None, None],
+        pass: Vec::new(),
     })
 }
 
@@ -264,6 +268,7 @@ pub fn prepare_unconfined(
         confinement: None,
         report: EnforcementReport::disabled(kernel_abi()),
         stdio: [None, None, None],
+        pass: Vec::new(),
     })
 }
 

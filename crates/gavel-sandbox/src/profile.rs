@@ -291,12 +291,14 @@ fn canonical_base(
         })?;
         cwd.join(base_dir)
     };
-    resolver.canonicalize(&base).map_err(|e| SandboxError::PathUnusable {
-        origin: origin.to_owned(),
-        field: "base_dir",
-        entry: base_dir.display().to_string(),
-        reason: e.to_string(),
-    })
+    resolver
+        .canonicalize(&base)
+        .map_err(|e| SandboxError::PathUnusable {
+            origin: origin.to_owned(),
+            field: "base_dir",
+            entry: base_dir.display().to_string(),
+            reason: e.to_string(),
+        })
 }
 
 fn resolve_entry(

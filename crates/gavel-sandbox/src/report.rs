@@ -106,6 +106,22 @@ pub struct EnforcementReport {
     pub verified_in_child: bool,
     /// The state for `sandbox_state`.
     pub state: SandboxState,
+    /// Descriptors beyond 0-2 passed to the command on request
+    /// ([`crate::Prepared::pass_fds`]). Landlock does not restrict an already-open
+    /// descriptor, so each is a grant beside the profile, recorded as such.
+    pub passed_fds: Vec<PassedFd>,
+}
+
+/// A descriptor passed to the command on request, as it was when gavel prepared it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PassedFd {
+    /// Its number (the same in the command).
+    pub fd: i32,
+    /// `read`, `write`, `read-write` or `path` (`O_PATH`).
+    pub access: &'static str,
+    /// What it refers to, as `/proc/self/fd` names it (a path, `pipe:[N]`,
+    /// `socket:[N]`, ...).
+    pub target: String,
 }
 
 impl EnforcementReport {
@@ -152,6 +168,7 @@ impl EnforcementReport {
             steps: Vec::new(),
             verified_in_child: false,
             state: SandboxState::Disabled,
+            passed_fds: Vec::new(),
         }
     }
 
@@ -168,7 +185,7 @@ impl EnforcementReport {
         for (name, note) in &self.notes {
             notes.insert((*name).to_owned(), json!(note));
         }
-        json!({
+        let mut out = json!({
             "landlock_abi": self.landlock_abi,
             "landlock_abi_kernel": self.landlock_abi_kernel,
             "landlock_applied": self.landlock_applied,
@@ -189,6 +206,18 @@ impl EnforcementReport {
             "profile_sha256": self.profile_sha256,
             "steps": self.steps,
             "verified_in_child": self.verified_in_child,
-        })
+        });
+        // only when some were passed, so that reports without them keep their shape
+        if !self.passed_fds.is_empty()
+            && let Some(o) = out.as_object_mut()
+        {
+            let fds: Vec<Value> = self
+                .passed_fds
+                .iter()
+                .map(|p| json!({"fd": p.fd, "access": p.access, "target": p.target}))
+                .collect();
+            o.insert("passed_fds".into(), Value::Array(fds));
+        }
+        out
     }
 }

@@ -218,7 +218,12 @@ mod tests {
     fn is_dir_matches_the_file_system() {
         let t = tree();
         let mut res = Resolver::new();
-        for (case, dir) in [("a/b", true), ("a/file", false), ("rel", true), ("root", true)] {
+        for (case, dir) in [
+            ("a/b", true),
+            ("a/file", false),
+            ("rel", true),
+            ("root", true),
+        ] {
             let c = res.canonicalize(&t.path().join(case)).unwrap();
             assert_eq!(res.is_dir(&c), dir, "{case}");
             assert_eq!(c.is_dir(), dir, "{case}");

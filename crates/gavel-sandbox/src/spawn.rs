@@ -49,6 +49,8 @@ pub struct Prepared {
     pub(crate) confinement: Option<Confinement>,
     pub(crate) report: EnforcementReport,
     pub(crate) stdio: [Option<OwnedFd>; 3],
+    /// Descriptors >= 3 the command inherits ([`Prepared::pass_fds`]), ascending.
+    pub(crate) pass: Vec<c_int>,
 }
 
 /// A running child.
@@ -144,6 +146,13 @@ struct ChildPlan {
     parent_pid: libc::pid_t,
     confine: bool,
     stdio: [c_int; 3],
+    /// Every fd >= 3 the child keeps open while it sets up (the status pipe, the ruleset,
+    /// the gate and the passed fds), ascending.
+    keep: *const c_int,
+    nkeep: usize,
+    /// The passed fds: their close-on-exec flag is cleared before `execve`.
+    pass: *const c_int,
+    npass: usize,
     /// Read end of the gate pipe (-1: no gate). The child, fully confined, waits for
     /// one byte on it before `execve`; end-of-file means "do not run" and it exits.
     gate_fd: c_int,
@@ -164,6 +173,8 @@ struct ChildMemory {
     _cwd: CString,
     _programs: Vec<Vec<libc::sock_filter>>,
     _fprogs: Vec<libc::sock_fprog>,
+    _keep: Vec<c_int>,
+    _pass: Vec<c_int>,
     plan: ChildPlan,
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     stack: Option<ChildStack>,
@@ -323,6 +334,40 @@ impl Reports {
         self.flush();
         rawsys::exit_group(127)
     }
+}
+
+/// What an fd to pass to the command is ([`Prepared::pass_fds`]), or why it cannot be
+/// passed: a number below 3, or one not open in this process.
+pub fn passable_fd(fd: c_int) -> std::io::Result<crate::PassedFd> {
+    use std::io::{Error, ErrorKind};
+    if fd < 3 {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!("fd {fd}: name a descriptor 3 or above (0, 1 and 2 are always passed)"),
+        ));
+    }
+    // SAFETY: F_GETFL only queries the descriptor's status flags.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 {
+        let e = Error::last_os_error();
+        return Err(Error::new(
+            e.kind(),
+            format!("fd {fd} is not open in gavel ({e}): open it for gavel, e.g. `{fd}<FILE`"),
+        ));
+    }
+    let access = if flags & libc::O_PATH != 0 {
+        "path"
+    } else {
+        match flags & libc::O_ACCMODE {
+            libc::O_RDONLY => "read",
+            libc::O_WRONLY => "write",
+            _ => "read-write",
+        }
+    };
+    let target = std::fs::read_link(format!("/proc/self/fd/{fd}"))
+        .map(|t| t.to_string_lossy().into_owned())
+        .unwrap_or_else(|e| format!("unknown ({e})"));
+    Ok(crate::PassedFd { fd, access, target })
 }
 
 /// Closes every fd >= 3 except `keep` (ascending, distinct, each >= 3). Raw system
@@ -485,17 +530,21 @@ fn child_main(p: &ChildPlan) -> ! {
                 }
             }
         }
-        // keep the status pipe, the ruleset and the gate: at most three fds, sorted
-        // without allocating
-        let mut keep_buf: [c_int; 3] = [p.status_fd, p.ruleset_fd, p.gate_fd];
-        keep_buf.sort_unstable();
-        let first = keep_buf
-            .iter()
-            .position(|&k| k >= 0)
-            .unwrap_or(keep_buf.len());
-        let keep: &[c_int] = &keep_buf[first..];
+        // keep the status pipe, the ruleset, the gate and the passed fds (sorted by the
+        // parent); the passed ones lose close-on-exec so that the command has them
+        // (`keep` and `pass` point into `ChildMemory`, alive while the child runs, see
+        // `SharedChild`, with the lengths stored beside them)
+        let (keep, pass) = (
+            std::slice::from_raw_parts(p.keep, p.nkeep),
+            std::slice::from_raw_parts(p.pass, p.npass),
+        );
         if let Err(e) = close_all_but(keep) {
             rep.fail(ChildStep::CloseFds, e);
+        }
+        for &fd in pass {
+            if let Err(e) = sys(SYS_fcntl, &[fd as usize, libc::F_SETFD as usize, 0]) {
+                rep.fail(ChildStep::CloseFds, e);
+            }
         }
         rep.ok(ChildStep::CloseFds);
 
@@ -697,6 +746,24 @@ impl Prepared {
         Ok(())
     }
 
+    /// Passes open descriptors (each >= 3) to the command under the same numbers; every
+    /// other descriptor but 0-2 is closed in the child as always. Landlock does not
+    /// restrict an already-open descriptor, so each is a grant beside the profile: the
+    /// report lists it with its access mode and what it refers to. Fails, changing
+    /// nothing, on a number below 3 or one that is not open in this process.
+    pub fn pass_fds(&mut self, fds: &[c_int]) -> std::io::Result<()> {
+        let mut pass: Vec<c_int> = fds.to_vec();
+        pass.sort_unstable();
+        pass.dedup();
+        let mut passed = Vec::with_capacity(pass.len());
+        for &fd in &pass {
+            passed.push(passable_fd(fd)?);
+        }
+        self.pass = pass;
+        self.report.passed_fds = passed;
+        Ok(())
+    }
+
     /// Test hook: corrupts the seccomp programs so that the kernel refuses them, to show
     /// that a filter that cannot be installed stops the launch (never an allow-all).
     #[doc(hidden)]
@@ -744,6 +811,7 @@ impl Prepared {
             confinement,
             report,
             stdio,
+            pass,
         } = self;
         let mut argv_ptrs: Vec<*const c_char> = argv.iter().map(|a| a.as_ptr()).collect();
         argv_ptrs.push(std::ptr::null());
@@ -770,6 +838,17 @@ impl Prepared {
         } else {
             None
         };
+        let mut keep: Vec<c_int> = [
+            Some(w.as_raw_fd()),
+            ruleset.as_ref().map(|f| f.as_raw_fd()),
+            gate.as_ref().map(|(gr, _)| gr.as_raw_fd()),
+        ]
+        .into_iter()
+        .flatten()
+        .chain(pass.iter().copied())
+        .collect();
+        keep.sort_unstable();
+        keep.dedup();
         let plan = ChildPlan {
             exe: exe.as_ptr(),
             argv: argv_ptrs.as_ptr(),
@@ -783,6 +862,10 @@ impl Prepared {
             parent_pid: unsafe { libc::getpid() },
             confine,
             stdio: [0, 1, 2].map(|i: usize| stdio[i].as_ref().map_or(-1, |f| f.as_raw_fd())),
+            keep: keep.as_ptr(),
+            nkeep: keep.len(),
+            pass: pass.as_ptr(),
+            npass: pass.len(),
             gate_fd: gate.as_ref().map_or(-1, |(gr, _)| gr.as_raw_fd()),
             cpus: spread_plan(),
         };
@@ -800,6 +883,8 @@ impl Prepared {
             _cwd: cwd,
             _programs: programs,
             _fprogs: fprogs,
+            _keep: keep,
+            _pass: pass,
             plan,
             stack,
         });
@@ -1177,6 +1262,26 @@ impl Drop for Running {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passable_fds_are_described_and_others_refused() {
+        let (r, w) = status_pipe().unwrap();
+        let got = passable_fd(w.as_raw_fd()).unwrap();
+        assert_eq!((got.fd, got.access), (w.as_raw_fd(), "write"));
+        assert!(got.target.starts_with("pipe:["), "{}", got.target);
+        assert_eq!(passable_fd(r.as_raw_fd()).unwrap().access, "read");
+        let dir = std::fs::File::open("/").unwrap();
+        let d = passable_fd(dir.as_raw_fd()).unwrap();
+        assert_eq!((d.access, d.target.as_str()), ("read", "/"));
+        for bad in [-1, 0, 2] {
+            let e = passable_fd(bad).unwrap_err();
+            assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput, "{bad}");
+        }
+        let closed = w.as_raw_fd();
+        drop((r, w));
+        let e = passable_fd(closed).unwrap_err();
+        assert!(e.to_string().contains("is not open in gavel"), "{e}");
+    }
 
     #[test]
     fn close_all_but_keeps_what_it_is_told() {

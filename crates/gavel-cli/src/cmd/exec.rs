@@ -5,7 +5,8 @@
 //!
 //! 1. Bad input, with nothing written (exit 125, one line on stderr): the command line
 //!    (`--` missing is a usage error), `--sandbox-backend none` without
-//!    `--allow-unsandboxed`, `GAVEL_SIMULATE_LANDLOCK_ABI`, `--context`, the policy,
+//!    `--allow-unsandboxed`, `GAVEL_SIMULATE_LANDLOCK_ABI`, `--context`, `--pass-fd`
+//!    (a number below 3 or not open in gavel, or with nono), the policy,
 //!    the profile (unknown key, missing path, relative path escaping the current
 //!    directory), nono missing from `PATH` for `--sandbox-backend nono` (the message
 //!    names `cargo install nono-cli --version 0.81.0`; no receipt is written).
@@ -94,7 +95,7 @@ use clap::Args;
 use gavel::StateDir;
 use gavel::governance::{Decision, DecisionRequest, ExecutionRecord, Governance, SandboxBackend};
 use gavel_policy::{AgentAction, CedarShape, Engine};
-use gavel_sandbox::{Options, Profile, SandboxError, find_nono, resolve_executable};
+use gavel_sandbox::{Options, Profile, SandboxError, find_nono, passable_fd, resolve_executable};
 
 use super::common::{PolicyArgs, SignArgs, operator_key, parse_context};
 use crate::failure::{CmdResult, EXIT_EXEC_DENIED, EXIT_EXEC_GAVEL_ERROR, Failure};
@@ -103,8 +104,8 @@ use crate::failure::{CmdResult, EXIT_EXEC_DENIED, EXIT_EXEC_GAVEL_ERROR, Failure
 pub const SIMULATE_ABI_ENV: &str = "GAVEL_SIMULATE_LANDLOCK_ABI";
 
 const HELP: &str = "\
-Order: bad input (usage, policy, profile, --context, nono missing) fails with exit 125
-and writes nothing. The sandbox is built and the child started; it confines itself and
+Order: bad input (usage, policy, profile, --context, --pass-fd, nono missing) fails
+with exit 125 and writes nothing. The sandbox is built and the child started; it confines itself and
 waits before exec while the decision is signed and written; a deny runs nothing
 (exit 126). A command that does not exist exits 127 (the decision receipt names it as
 asked). If the sandbox cannot be had (no Landlock, a control the kernel cannot enforce
@@ -129,6 +130,11 @@ the boundary, gavel runs the command unconfined, sandbox_state disabled); none (
 unless --allow-unsandboxed, sandbox_state disabled). Profiles: workspace (default: read
 the system, write the current directory and /tmp, no network), read-only, or a YAML
 file whose relative paths are relative to the current directory.
+
+Descriptors: the command gets 0, 1 and 2 and those named with --pass-fd (each open in
+gavel, 3 or above; not with nono); every other fd is closed. Landlock does not restrict
+an open fd, so each passed one is a grant beside the profile, listed in the execution
+receipt (sandbox.passed_fds).
 
 Environment: GAVEL_SIMULATE_LANDLOCK_ABI=N makes gavel's own sandbox behave as if the
 kernel's Landlock ABI were at most N (0: gavel refuses to run); nono is not affected.
@@ -158,6 +164,9 @@ pub struct ExecArgs {
     /// Accept --sandbox-backend none: run the command without any sandbox.
     #[arg(long)]
     pub allow_unsandboxed: bool,
+    /// Pass this open descriptor (3 or above, repeatable) to the command under the same number; all others but 0-2 are closed. Landlock does not restrict an open descriptor: the execution receipt lists each one passed. Not with --sandbox-backend nono.
+    #[arg(long = "pass-fd", value_name = "FD")]
+    pub pass_fd: Vec<i32>,
     /// The request context, a JSON object (agent_did, session_id, ...); gavel adds command, argv, executable, cwd and uid.
     #[arg(long, value_name = "JSON", default_value = "{}")]
     pub context: String,
@@ -257,6 +266,14 @@ fn gather(args: &ExecArgs) -> Result<Gathered, Failure> {
         simulate_landlock_abi: simulated_abi()?,
     };
     let user_context = parse_context(&args.context).map_err(|f| gavel_error(f.message))?;
+    if !args.pass_fd.is_empty() && backend == SandboxBackend::Nono {
+        return Err(gavel_error(
+            "--pass-fd cannot be used with --sandbox-backend nono (nono decides which descriptors the command inherits); use sb_runtime_builtin, or drop --pass-fd",
+        ));
+    }
+    for &fd in &args.pass_fd {
+        passable_fd(fd).map_err(|e| gavel_error(format!("--pass-fd {fd}: {e}")))?;
+    }
     let cwd = std::env::current_dir().map_err(|e| {
         gavel_error(format!(
             "cannot determine the current directory: {e}; run gavel exec from an existing directory"
@@ -339,6 +356,7 @@ pub fn run(state: &StateDir, args: &ExecArgs) -> CmdResult {
             cwd: &cwd,
             nono: nono.as_deref(),
             state_dir: state.root(),
+            pass_fds: &args.pass_fd,
         };
         launch::prepare_launch(&setup).and_then(launch::Ready::spawn_gated)
     });

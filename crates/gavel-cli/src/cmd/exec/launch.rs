@@ -37,6 +37,8 @@ pub struct Setup<'a> {
     pub nono: Option<&'a Path>,
     /// gavel's state directory (the nono profile file is written below it).
     pub state_dir: &'a Path,
+    /// Descriptors passed to the command (`--pass-fd`; checked as bad input before).
+    pub pass_fds: &'a [i32],
 }
 
 /// A command that did not start: nothing of it ran.
@@ -200,7 +202,7 @@ pub fn prepare_launch(s: &Setup<'_>) -> Result<Ready, NotStarted> {
                     "internal error: no sandbox profile for the built-in backend".into(),
                 ));
             };
-            let prepared = prepare(
+            let mut prepared = prepare(
                 profile,
                 &s.options,
                 s.exe,
@@ -209,6 +211,9 @@ pub fn prepare_launch(s: &Setup<'_>) -> Result<Ready, NotStarted> {
                 s.cwd,
             )
             .map_err(|e| not_started_sandbox(&e, Some(profile)))?;
+            prepared
+                .pass_fds(s.pass_fds)
+                .map_err(|e| not_started_plain(&Confinement::Gavel, format!("--pass-fd: {e}")))?;
             Ok(Ready {
                 prepared,
                 confinement: Confinement::Gavel,
@@ -268,8 +273,11 @@ pub fn prepare_launch(s: &Setup<'_>) -> Result<Ready, NotStarted> {
             } else {
                 Confinement::Unsandboxed
             };
-            let prepared = prepare_unconfined(s.exe, s.argv, std::env::vars_os(), s.cwd)
+            let mut prepared = prepare_unconfined(s.exe, s.argv, std::env::vars_os(), s.cwd)
                 .map_err(|e| not_started_plain(&confinement, e.to_string()))?;
+            prepared
+                .pass_fds(s.pass_fds)
+                .map_err(|e| not_started_plain(&confinement, format!("--pass-fd: {e}")))?;
             Ok(Ready {
                 prepared,
                 confinement,
