@@ -177,49 +177,81 @@ impl Spare {
         }
     }
 
-    /// Links the (complete, fsynced) file under `path`, failing if that name exists.
+    /// Links the (complete, fsynced) file under `path` (a name in this spare's
+    /// directory), failing if that name exists.
     fn link(&self, path: &Path) -> io::Result<()> {
+        self.link_as(path, Linking::ByDescriptor)
+    }
+
+    fn link_as(&self, path: &Path, how: Linking) -> io::Result<()> {
         use std::os::unix::ffi::OsStrExt;
-        let to = std::ffi::CString::new(path.as_os_str().as_bytes())
+        let name = path
+            .file_name()
+            .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+        let name = std::ffi::CString::new(name.as_bytes())
             .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-        let via_proc = std::ffi::CString::new(format!("/proc/self/fd/{}", self.file.as_raw_fd()))
-            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-        // SAFETY: both paths are NUL-terminated C strings that outlive the call; the
-        // descriptor is ours. Following the /proc magic link links the open file itself
-        // (no privilege needed, unlike AT_EMPTY_PATH).
-        let rc = unsafe {
-            libc::linkat(
-                libc::AT_FDCWD,
-                via_proc.as_ptr(),
-                libc::AT_FDCWD,
-                to.as_ptr(),
-                libc::AT_SYMLINK_FOLLOW,
-            )
+        // The file itself, by its descriptor, into the directory, by its descriptor: no
+        // path is walked. Needs CAP_DAC_READ_SEARCH (root has it) on kernels before 6.10.
+        // SAFETY: the name is a NUL-terminated C string that outlives the call, the
+        // empty path a static one; both descriptors are ours.
+        let rc = match how {
+            Linking::ByDescriptor => unsafe {
+                libc::linkat(
+                    self.file.as_raw_fd(),
+                    c"".as_ptr(),
+                    self.dir_handle.as_raw_fd(),
+                    name.as_ptr(),
+                    libc::AT_EMPTY_PATH,
+                )
+            },
+            Linking::ViaProc => -1,
         };
         if rc == 0 {
             return Ok(());
         }
-        let e = io::Error::last_os_error();
-        if e.raw_os_error() != Some(libc::ENOENT) {
+        let e = match how {
+            Linking::ByDescriptor => io::Error::last_os_error(),
+            Linking::ViaProc => io::Error::from_raw_os_error(libc::EPERM),
+        };
+        if !matches!(
+            e.raw_os_error(),
+            Some(libc::EPERM | libc::EACCES | libc::ENOENT | libc::EINVAL)
+        ) {
             return Err(e);
         }
-        // no /proc: AT_EMPTY_PATH (needs CAP_DAC_READ_SEARCH on older kernels)
-        // SAFETY: as above; the empty path is a static NUL-terminated string.
+        // Without the capability: following the /proc magic link links the open file
+        // (no privilege needed).
+        let via_proc = std::ffi::CString::new(format!("/proc/self/fd/{}", self.file.as_raw_fd()))
+            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        // SAFETY: as above.
         let rc = unsafe {
             libc::linkat(
-                self.file.as_raw_fd(),
-                c"".as_ptr(),
                 libc::AT_FDCWD,
-                to.as_ptr(),
-                libc::AT_EMPTY_PATH,
+                via_proc.as_ptr(),
+                self.dir_handle.as_raw_fd(),
+                name.as_ptr(),
+                libc::AT_SYMLINK_FOLLOW,
             )
         };
         if rc == 0 {
             Ok(())
         } else {
-            Err(io::Error::last_os_error())
+            // the first error says more when /proc is missing too
+            Err(match io::Error::last_os_error() {
+                p if p.raw_os_error() == Some(libc::ENOENT) => e,
+                p => p,
+            })
         }
     }
+}
+
+/// How [`Spare::link`] names the file to link (tests take the fallback on purpose).
+#[derive(Debug, Clone, Copy)]
+enum Linking {
+    /// `AT_EMPTY_PATH` on the descriptor, falling back to `ViaProc` when refused.
+    ByDescriptor,
+    /// `/proc/self/fd/N` with `AT_SYMLINK_FOLLOW`.
+    ViaProc,
 }
 
 impl Clone for ReceiptStore {
@@ -551,7 +583,7 @@ mod tests {
     use gavel_receipt::sign_payload;
     use gavel_receipt::verify::{Input, Order, Status, VerifyOptions, verify_chain};
     use serde_json::json;
-    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
     fn signer(k: &OperatorKey) -> impl Fn(u64, Option<&str>) -> Result<Signed, String> + '_ {
         move |seq, prev| {
@@ -774,13 +806,30 @@ mod tests {
 
     #[test]
     fn a_spare_never_replaces_an_existing_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let target = dir.path().join(file_name(1));
-        fs::write(&target, "theirs").unwrap();
-        let mut spare = Spare::create(dir.path()).unwrap().unwrap();
-        spare.file.write_all(b"ours").unwrap();
-        let e = spare.link(&target).unwrap_err();
-        assert_eq!(e.raw_os_error(), Some(libc::EEXIST), "{e}");
-        assert_eq!(fs::read(&target).unwrap(), b"theirs");
+        for how in [Linking::ByDescriptor, Linking::ViaProc] {
+            let dir = tempfile::tempdir().unwrap();
+            let target = dir.path().join(file_name(1));
+            fs::write(&target, "theirs").unwrap();
+            let mut spare = Spare::create(dir.path()).unwrap().unwrap();
+            spare.file.write_all(b"ours").unwrap();
+            let e = spare.link_as(&target, how).unwrap_err();
+            assert_eq!(e.raw_os_error(), Some(libc::EEXIST), "{how:?}: {e}");
+            assert_eq!(fs::read(&target).unwrap(), b"theirs", "{how:?}");
+        }
+    }
+
+    #[test]
+    fn both_ways_of_linking_publish_the_whole_file_once() {
+        for how in [Linking::ByDescriptor, Linking::ViaProc] {
+            let dir = tempfile::tempdir().unwrap();
+            let target = dir.path().join(file_name(7));
+            let mut spare = Spare::create(dir.path()).unwrap().unwrap();
+            spare.file.write_all(b"receipt").unwrap();
+            spare.link_as(&target, how).unwrap();
+            assert_eq!(fs::read(&target).unwrap(), b"receipt", "{how:?}");
+            assert_eq!(fs::metadata(&target).unwrap().nlink(), 1, "{how:?}");
+            let names: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+            assert_eq!(names.len(), 1, "{how:?}: only the receipt");
+        }
     }
 }
