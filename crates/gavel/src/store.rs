@@ -180,9 +180,28 @@ impl Spare {
     /// Links the (complete, fsynced) file under `path` (a name in this spare's
     /// directory), failing if that name exists.
     fn link(&self, path: &Path) -> io::Result<()> {
-        self.link_as(path, Linking::ByDescriptor)
+        match self.link_as(path, Linking::ByDescriptor) {
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EPERM | libc::EACCES | libc::ENOENT | libc::EINVAL)
+                ) =>
+            {
+                // refused (no CAP_DAC_READ_SEARCH before Linux 6.10): through /proc;
+                // when /proc is missing too, the first error says more
+                self.link_as(path, Linking::ViaProc).map_err(|p| {
+                    if p.raw_os_error() == Some(libc::ENOENT) {
+                        e
+                    } else {
+                        p
+                    }
+                })
+            }
+            done => done,
+        }
     }
 
+    /// One attempt to link the file as `path`, the way `how` says.
     fn link_as(&self, path: &Path, how: Linking) -> io::Result<()> {
         use std::os::unix::ffi::OsStrExt;
         let name = path
@@ -190,11 +209,12 @@ impl Spare {
             .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
         let name = std::ffi::CString::new(name.as_bytes())
             .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-        // The file itself, by its descriptor, into the directory, by its descriptor: no
-        // path is walked. Needs CAP_DAC_READ_SEARCH (root has it) on kernels before 6.10.
-        // SAFETY: the name is a NUL-terminated C string that outlives the call, the
-        // empty path a static one; both descriptors are ours.
         let rc = match how {
+            // The file itself, by its descriptor, into the directory, by its
+            // descriptor: no path is walked. Needs CAP_DAC_READ_SEARCH (root has it)
+            // on kernels before 6.10.
+            // SAFETY: the name is a NUL-terminated C string that outlives the call,
+            // the empty path a static one; both descriptors are ours.
             Linking::ByDescriptor => unsafe {
                 libc::linkat(
                     self.file.as_raw_fd(),
@@ -204,43 +224,28 @@ impl Spare {
                     libc::AT_EMPTY_PATH,
                 )
             },
-            Linking::ViaProc => -1,
-        };
-        if rc == 0 {
-            return Ok(());
-        }
-        let e = match how {
-            Linking::ByDescriptor => io::Error::last_os_error(),
-            Linking::ViaProc => io::Error::from_raw_os_error(libc::EPERM),
-        };
-        if !matches!(
-            e.raw_os_error(),
-            Some(libc::EPERM | libc::EACCES | libc::ENOENT | libc::EINVAL)
-        ) {
-            return Err(e);
-        }
-        // Without the capability: following the /proc magic link links the open file
-        // (no privilege needed).
-        let via_proc = std::ffi::CString::new(format!("/proc/self/fd/{}", self.file.as_raw_fd()))
-            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-        // SAFETY: as above.
-        let rc = unsafe {
-            libc::linkat(
-                libc::AT_FDCWD,
-                via_proc.as_ptr(),
-                self.dir_handle.as_raw_fd(),
-                name.as_ptr(),
-                libc::AT_SYMLINK_FOLLOW,
-            )
+            // Following the /proc magic link links the open file (no privilege
+            // needed), at the cost of walking /proc.
+            Linking::ViaProc => {
+                let via_proc =
+                    std::ffi::CString::new(format!("/proc/self/fd/{}", self.file.as_raw_fd()))
+                        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+                // SAFETY: as above.
+                unsafe {
+                    libc::linkat(
+                        libc::AT_FDCWD,
+                        via_proc.as_ptr(),
+                        self.dir_handle.as_raw_fd(),
+                        name.as_ptr(),
+                        libc::AT_SYMLINK_FOLLOW,
+                    )
+                }
+            }
         };
         if rc == 0 {
             Ok(())
         } else {
-            // the first error says more when /proc is missing too
-            Err(match io::Error::last_os_error() {
-                p if p.raw_os_error() == Some(libc::ENOENT) => e,
-                p => p,
-            })
+            Err(io::Error::last_os_error())
         }
     }
 }
@@ -248,7 +253,7 @@ impl Spare {
 /// How [`Spare::link`] names the file to link (tests take the fallback on purpose).
 #[derive(Debug, Clone, Copy)]
 enum Linking {
-    /// `AT_EMPTY_PATH` on the descriptor, falling back to `ViaProc` when refused.
+    /// `AT_EMPTY_PATH` on the descriptor (tried first).
     ByDescriptor,
     /// `/proc/self/fd/N` with `AT_SYMLINK_FOLLOW`.
     ViaProc,
