@@ -584,3 +584,145 @@ fn a_pattern_too_large_to_compile() {
     assert_eq!(env.verify(&env.receipts(), &[]).0, 0);
     assert_eq!(receipt_files(&env.receipts()).len(), 2);
 }
+
+/// The entries of the state directory's policy rule cache.
+fn cache_entries(env: &Env) -> Vec<std::path::PathBuf> {
+    let dir = env.home().join("cache/policy");
+    let mut v: Vec<_> = fs::read_dir(&dir)
+        .map(|d| d.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+// The rule cache (gavel_policy::RuleCache) through the real binary: used once the
+// operator key exists, never trusted over the files, off with GAVEL_NO_POLICY_CACHE.
+#[test]
+fn the_policy_rule_cache_follows_the_files_and_ignores_tampering() {
+    let env = Env::new();
+    let pd = env.home().join("policy");
+    fs::create_dir_all(&pd).unwrap();
+    let deny_rm = "rules:\n  - name: deny-rm\n    condition: {field: action, operator: matches, value: '^shell:rm'}\n    action: deny\n    priority: 10\n  - name: allow-shell\n    condition: {field: action, operator: starts_with, value: 'shell:'}\n    action: allow\n";
+    fs::write(pd.join("p.yaml"), deny_rm).unwrap();
+    let check = |action: &str| -> (Option<i32>, Value) {
+        let o = env.run(&[
+            "check-policy",
+            "--action",
+            action,
+            "--policy-dir",
+            pd.to_str().unwrap(),
+            "--json",
+        ]);
+        (o.status.code(), json(&o))
+    };
+    // first run: no key yet when the policy loads (the key is made after), no entry
+    assert_eq!(check("shell:rm").0, Some(1));
+    assert!(cache_entries(&env).is_empty());
+    // second run: the key exists, the entry is written; third run reads it
+    assert_eq!(check("shell:rm").0, Some(1));
+    let entries = cache_entries(&env);
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    use std::os::unix::fs::MetadataExt;
+    let inode = |p: &std::path::Path| fs::metadata(p).unwrap().ino();
+    let written = inode(&entries[0]);
+    let (code, d) = check("shell:ls");
+    assert_eq!(
+        (code, d["policy_name"].clone()),
+        (Some(0), json!("allow-shell"))
+    );
+    let (code, d) = check("shell:rm");
+    assert_eq!(
+        (code, d["policy_name"].clone()),
+        (Some(1), json!("deny-rm"))
+    );
+    assert_eq!(
+        inode(&entries[0]),
+        written,
+        "read, not written again (a hit)"
+    );
+
+    // an entry changed without the operator key (the deny made an allow) is ignored:
+    // the decision comes from the file, and the entry is written again from it
+    let good = fs::read(&entries[0]).unwrap();
+    let evil =
+        String::from_utf8(good.clone())
+            .unwrap()
+            .replacen("\"allow\":false", "\"allow\":true", 1);
+    assert_ne!(
+        evil.as_bytes(),
+        good.as_slice(),
+        "the test changed the entry"
+    );
+    fs::write(&entries[0], evil).unwrap();
+    let (code, d) = check("shell:rm");
+    assert_eq!(
+        (code, d["policy_name"].clone()),
+        (Some(1), json!("deny-rm"))
+    );
+    assert_eq!(fs::read(&entries[0]).unwrap(), good);
+    assert_ne!(
+        inode(&entries[0]),
+        written,
+        "a miss: written again from the file"
+    );
+
+    // the file changes: the decision follows it at once (another entry)
+    fs::write(
+        pd.join("p.yaml"),
+        deny_rm.replace("action: deny", "action: allow"),
+    )
+    .unwrap();
+    let (code, d) = check("shell:rm");
+    assert_eq!(
+        (code, d["policy_name"].clone()),
+        (Some(0), json!("deny-rm"))
+    );
+    assert_eq!(cache_entries(&env).len(), 2);
+
+    // receipts name the files' digest either way, and the chain verifies
+    let (code, v) = env.verify(&env.receipts(), &[]);
+    assert_eq!(code, 0, "{v}");
+
+    // GAVEL_NO_POLICY_CACHE=1: no entry read or written
+    let other = Env::new();
+    fs::create_dir_all(other.home().join("p")).unwrap();
+    fs::write(other.home().join("p/p.yaml"), deny_rm).unwrap();
+    for _ in 0..3 {
+        let o = other
+            .cmd()
+            .env("GAVEL_NO_POLICY_CACHE", "1")
+            .args([
+                "check-policy",
+                "--action",
+                "shell:rm",
+                "--policy-dir",
+                other.home().join("p").to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    }
+    assert!(cache_entries(&other).is_empty());
+}
+
+// A bad policy with no operator key yet still writes nothing (no key, no cache).
+#[test]
+fn a_bad_policy_writes_no_key_and_no_cache() {
+    let env = Env::new();
+    let pd = env.home().join("policy");
+    fs::create_dir_all(&pd).unwrap();
+    fs::write(pd.join("p.yaml"), "rules:\n  - name: x\n    condition: {field: action, operator: matches, value: '('}\n    action: deny\n").unwrap();
+    let o = env.run(&[
+        "check-policy",
+        "--action",
+        "a",
+        "--policy-dir",
+        pd.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let names: Vec<_> = fs::read_dir(env.home())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["policy"], "nothing but the policy itself");
+}

@@ -153,6 +153,7 @@ use serde_json::{Map, Value};
 
 pub use cedar::{AGENT_SCHEMA, PRINCIPAL_CONTEXT_KEYS};
 pub use error::{Item, Location, PolicyError};
+pub use yaml::cache::{KEEP as RULE_CACHE_KEEP, RuleCache};
 
 /// The policy engine of a [`PolicySet`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -307,6 +308,17 @@ fn read(path: &Path) -> Result<Vec<u8>, PolicyError> {
 impl PolicySet {
     /// Loads a policy file or directory (see the crate docs).
     pub fn load(path: &Path) -> Result<PolicySet, PolicyError> {
+        Self::load_with_cache(path, None)
+    }
+
+    /// [`PolicySet::load`], with YAML rule sets read from and stored in `cache`
+    /// ([`RuleCache`]: only an entry for exactly the same files, built by this
+    /// build, authenticated by the operator key, is used). Cedar policies are always
+    /// loaded in full.
+    pub fn load_with_cache(
+        path: &Path,
+        cache: Option<&RuleCache>,
+    ) -> Result<PolicySet, PolicyError> {
         let meta = match fs::metadata(path) {
             Ok(m) => m,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -315,9 +327,9 @@ impl PolicySet {
             Err(e) => return Err(PolicyError::io(path, e)),
         };
         if meta.is_dir() {
-            Self::load_dir(path)
+            Self::load_dir(path, cache)
         } else if meta.is_file() {
-            Self::load_file(path)
+            Self::load_file(path, cache)
         } else {
             Err(PolicyError::BadEntry {
                 path: path.to_path_buf(),
@@ -326,7 +338,7 @@ impl PolicySet {
         }
     }
 
-    fn load_file(path: &Path) -> Result<PolicySet, PolicyError> {
+    fn load_file(path: &Path, cache: Option<&RuleCache>) -> Result<PolicySet, PolicyError> {
         let name = path
             .file_name()
             .and_then(|n| n.to_str())
@@ -335,7 +347,7 @@ impl PolicySet {
         match kind_of(&name) {
             Some(Kind::Yaml) => {
                 let files = vec![(name, path, read(path)?)];
-                let rules = yaml::YamlRules::load(&files)?;
+                let rules = yaml::YamlRules::load_cached(&files, cache)?;
                 Ok(Self::finish(
                     path,
                     Engine::YamlRules,
@@ -357,7 +369,7 @@ impl PolicySet {
         }
     }
 
-    fn load_dir(dir: &Path) -> Result<PolicySet, PolicyError> {
+    fn load_dir(dir: &Path, cache: Option<&RuleCache>) -> Result<PolicySet, PolicyError> {
         let mut found: Vec<(String, PathBuf, Kind)> = Vec::new();
         for entry in fs::read_dir(dir).map_err(|e| PolicyError::io(dir, e))? {
             let entry = entry.map_err(|e| PolicyError::io(dir, e))?;
@@ -409,7 +421,7 @@ impl PolicySet {
         };
         if yaml.is_some() {
             let files = take(Kind::Yaml)?;
-            let rules = yaml::YamlRules::load(&files)?;
+            let rules = yaml::YamlRules::load_cached(&files, cache)?;
             return Ok(Self::finish(
                 dir,
                 Engine::YamlRules,

@@ -931,3 +931,55 @@ fn decisions_match_the_agt_skill() {
     assert!(tie_decisions >= 100, "{tie_decisions}");
     assert!(outcomes.len() >= 200, "{}", outcomes.len());
 }
+
+/// The rule cache (`RuleCache`) on the same 40 generated policies and 3,200 requests:
+/// a rule set read back from the cache decides every request exactly as the full load
+/// of the files does (no reference implementation needed: the full load is the
+/// reference here, and it is the one compared with AGT above).
+#[test]
+fn cached_rule_sets_decide_like_full_loads() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let cases = generate(tmp.path());
+    let cache = gavel_policy::RuleCache::new(tmp.path().join("cache"), &[42u8; 32]);
+    let mut compared = 0usize;
+    for case in &cases {
+        let full = PolicySet::load(&case.dir).expect("full load");
+        // the first load with the cache is a full load that stores the entry, the
+        // second reads it back
+        let first = PolicySet::load_with_cache(&case.dir, Some(&cache)).expect("first load");
+        let cached = PolicySet::load_with_cache(&case.dir, Some(&cache)).expect("cached load");
+        assert_eq!(cached.digest(), full.digest(), "{}", case.dir.display());
+        assert_eq!(
+            cached.rule_count(),
+            full.rule_count(),
+            "{}",
+            case.dir.display()
+        );
+        for (action, context) in &case.requests {
+            let req = Request::new(action, context);
+            let want = Outcome::from(&full.evaluate(&req));
+            assert_eq!(
+                Outcome::from(&first.evaluate(&req)),
+                want,
+                "{action} {context:?}"
+            );
+            assert_eq!(
+                Outcome::from(&cached.evaluate(&req)),
+                want,
+                "cached rules of {} on {action:?} {context:?}",
+                case.dir.display()
+            );
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, DIRS * REQUESTS_PER_DIR);
+    // the directory keeps the most recent entries only
+    let kept = std::fs::read_dir(tmp.path().join("cache"))
+        .expect("cache dir")
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".rules"))
+        })
+        .count();
+    assert_eq!(kept, gavel_policy::RULE_CACHE_KEEP);
+}

@@ -167,6 +167,18 @@ impl OperatorKey {
     pub fn sign(&self, message: &[u8]) -> [u8; 64] {
         self.signing.sign(message).to_bytes()
     }
+
+    /// A 32-byte secret for another purpose than signing, derived from the private key:
+    /// SHA-256 of `context`, a NUL byte and the seed. Only the key's holder can compute
+    /// it; secrets for different contexts are unrelated, and none reveals the seed.
+    pub fn derive_secret(&self, context: &str) -> Zeroizing<[u8; 32]> {
+        let seed = Zeroizing::new(self.signing.to_bytes());
+        let mut h = Sha256::new();
+        h.update(context.as_bytes());
+        h.update([0u8]);
+        h.update(seed.as_slice());
+        Zeroizing::new(h.finalize().into())
+    }
 }
 
 /// A public key the verifier trusts, with the key ids it answers to and its window.
@@ -326,6 +338,23 @@ mod tests {
         assert_eq!(public_pem(&k.verifying_key()), PY_SPKI);
         let seed = OperatorKey::parse(RFC8032_SEED).unwrap();
         assert_eq!(seed.verifying_key(), k.verifying_key());
+    }
+
+    #[test]
+    fn derived_secrets_depend_on_key_and_context_only() {
+        let a = OperatorKey::from_seed(&[7u8; 32]);
+        let b = OperatorKey::from_seed(&[8u8; 32]);
+        let x = a.derive_secret("gavel test");
+        assert_eq!(
+            *x,
+            *OperatorKey::from_seed(&[7u8; 32]).derive_secret("gavel test")
+        );
+        assert_ne!(*x, *b.derive_secret("gavel test"), "another key");
+        assert_ne!(*x, *a.derive_secret("gavel test2"), "another context");
+        // SHA-256("gavel test" || 0x00 || seed), computed independently
+        let mut m = b"gavel test\0".to_vec();
+        m.extend_from_slice(&[7u8; 32]);
+        assert_eq!(x.as_slice(), Sha256::digest(&m).as_slice());
     }
 
     #[test]

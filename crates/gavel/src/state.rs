@@ -55,6 +55,12 @@ impl StateDir {
     pub fn audit(&self) -> PathBuf {
         self.root.join("audit.jsonl")
     }
+
+    /// `cache/policy/`: loaded YAML rule sets, authenticated by the operator key
+    /// (`gavel_policy::RuleCache`).
+    pub fn policy_cache(&self) -> PathBuf {
+        self.root.join("cache").join("policy")
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,9 @@ use clap::Args;
 use gavel::StateDir;
 use gavel::governance::DecisionRequest;
 
-use super::common::{PolicyArgs, SignArgs, operator_key, parse_context, stderr_is_terminal};
+use super::common::{
+    PolicyArgs, SignArgs, existing_key, operator_key, parse_context, stderr_is_terminal,
+};
 use crate::failure::CmdResult;
 
 /// `gavel check-policy`
@@ -33,10 +35,17 @@ pub struct CheckArgs {
 
 pub fn run(state: &StateDir, args: &CheckArgs) -> CmdResult {
     let context = parse_context(&args.context)?;
-    let policy = args.policy.load()?;
+    let early_key = (!args.no_sign)
+        .then(|| existing_key(state, args.sign.key.as_ref()))
+        .flatten();
+    let policy = args.policy.load_cached(state, early_key.as_ref())?;
     let mut builder = args.sign.governance(state, policy);
     if !args.no_sign {
-        builder = builder.signer(operator_key(state, args.sign.key.as_ref())?);
+        let key = match early_key {
+            Some(k) => k,
+            None => operator_key(state, args.sign.key.as_ref())?,
+        };
+        builder = builder.signer(key);
     }
     let gov = builder.build();
     let mut req = DecisionRequest::new(&args.action, &context);

@@ -7,7 +7,7 @@ use clap::Args;
 use gavel::Governance;
 use gavel::governance::{GovernanceBuilder, SandboxBackend};
 use gavel::{StateDir, keyfile};
-use gavel_policy::PolicySet;
+use gavel_policy::{PolicySet, RuleCache};
 use gavel_receipt::jcs::json_kind;
 use gavel_receipt::keys::{OperatorKey, public_hex};
 use serde_json::{Map, Value};
@@ -39,7 +39,29 @@ impl PolicyArgs {
     pub fn load(&self) -> Result<PolicySet, Failure> {
         Ok(PolicySet::load(&self.path())?)
     }
+
+    /// Loads the policy like [`PolicyArgs::load`]; with the operator key at hand, a
+    /// YAML rule set loaded before from exactly the same files is read from the state
+    /// directory's rule cache instead of parsed again (see `gavel_policy::RuleCache`;
+    /// `GAVEL_NO_POLICY_CACHE=1` turns it off). Commands that run once per agent action
+    /// (exec, check-policy, hook) use this; `policy check` always loads in full.
+    pub fn load_cached(
+        &self,
+        state: &StateDir,
+        key: Option<&OperatorKey>,
+    ) -> Result<PolicySet, Failure> {
+        let off = std::env::var_os(NO_POLICY_CACHE).is_some_and(|v| !v.is_empty() && v != "0");
+        let cache = key
+            .filter(|_| !off)
+            .map(|k| RuleCache::new(state.policy_cache(), &k.derive_secret(POLICY_CACHE_CONTEXT)));
+        Ok(PolicySet::load_with_cache(&self.path(), cache.as_ref())?)
+    }
 }
+
+/// The environment variable that turns the policy rule cache off.
+pub const NO_POLICY_CACHE: &str = "GAVEL_NO_POLICY_CACHE";
+/// What the rule cache's secret is derived for (`OperatorKey::derive_secret`).
+const POLICY_CACHE_CONTEXT: &str = "gavel policy cache v1";
 
 /// Signing and placement options.
 #[derive(Debug, Clone, Args)]
@@ -89,6 +111,15 @@ fn parse_threshold(s: &str) -> Result<f64, String> {
         Ok(t) if (0.0..=1.0).contains(&t) => Ok(t),
         _ => Err(format!("{s:?} is not a number in [0, 1]")),
     }
+}
+
+/// The operator key if it exists and loads (`--key`, else the state directory's):
+/// never creates one and never fails, so that using it early (for the policy cache)
+/// changes neither what a bad-input run writes nor which error it reports; the caller
+/// falls back to [`operator_key`], which does both.
+pub fn existing_key(state: &StateDir, key: Option<&PathBuf>) -> Option<OperatorKey> {
+    let path = key.cloned().unwrap_or_else(|| state.default_key());
+    keyfile::load(&path).ok()
 }
 
 /// The operator key: `--key`, else the state directory's, created (and announced on

@@ -1,6 +1,7 @@
 //! The YAML rule engine: the rule format of the Agent Governance Toolkit's
 //! `openshell-agentmesh` 3.6.0 skill, with its exact decision semantics.
 
+pub(crate) mod cache;
 mod index;
 pub(crate) mod node;
 pub(crate) mod pyregex;
@@ -16,7 +17,7 @@ use node::{Node, NodeKind, Scalar};
 use pyvalue::{PyValue, py_eq, py_str};
 
 /// The operators of the rule format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Operator {
     Equals,
     StartsWith,
@@ -76,13 +77,31 @@ const CONDITION_KEYS: &[&str] = &["field", "operator", "value"];
 
 impl YamlRules {
     /// Loads the given files (already in name order) and sorts the rules.
+    #[cfg(test)]
     pub(crate) fn load(files: &[crate::SourceFile<'_>]) -> Result<YamlRules, PolicyError> {
+        Self::load_cached(files, None)
+    }
+
+    /// Loads the given files (already in name order) and sorts the rules, reading them
+    /// from `cache` when it holds exactly these files' (see `cache.rs`), and storing
+    /// them there after a full load.
+    pub(crate) fn load_cached(
+        files: &[crate::SourceFile<'_>],
+        cache: Option<&cache::RuleCache>,
+    ) -> Result<YamlRules, PolicyError> {
+        if let Some(rules) = cache.and_then(|c| c.get(files)) {
+            let index = index::Index::build(&rules);
+            return Ok(YamlRules { rules, index });
+        }
         let mut rules = Vec::new();
         for (_, path, bytes) in files {
             load_file(path, bytes, &mut rules)?;
         }
         // Python's list.sort(key=priority, reverse=True) is stable.
         rules.sort_by_key(|r| std::cmp::Reverse(r.priority));
+        if let Some(c) = cache {
+            c.put(files, &rules);
+        }
         let index = index::Index::build(&rules);
         Ok(YamlRules { rules, index })
     }
@@ -198,7 +217,11 @@ impl Ctx<'_> {
     }
 }
 
-fn load_file(path: &Path, bytes: &[u8], rules: &mut Vec<Rule>) -> Result<(), PolicyError> {
+pub(crate) fn load_file(
+    path: &Path,
+    bytes: &[u8],
+    rules: &mut Vec<Rule>,
+) -> Result<(), PolicyError> {
     let ctx = Ctx { path };
     let text = std::str::from_utf8(bytes).map_err(|e| {
         ctx.err(

@@ -58,6 +58,32 @@ pub(crate) struct Translated {
 }
 
 impl Translated {
+    /// What [`translate`] produced, for the rule cache: the pattern, its variant for an
+    /// empty target, the prefix literals.
+    pub(crate) fn parts(&self) -> (&str, Option<&str>, Option<&[Vec<u8>]>) {
+        (
+            &self.rust,
+            self.empty_rust.as_deref(),
+            self.needles.as_deref(),
+        )
+    }
+
+    /// A translation read back from the rule cache (made by [`translate`] in a build
+    /// with the same sources, see `cache.rs`); compiled on first use like any other.
+    pub(crate) fn from_parts(
+        rust: String,
+        empty_rust: Option<String>,
+        needles: Option<Vec<Vec<u8>>>,
+    ) -> Self {
+        Translated {
+            rust,
+            empty_rust,
+            needles,
+            regex: std::sync::OnceLock::new(),
+            matches_empty: std::sync::OnceLock::new(),
+        }
+    }
+
     /// Python's `re.search(pattern, s) is not None`, or why it cannot be answered.
     pub(crate) fn search(&self, s: &str) -> Result<bool, String> {
         if s.is_empty() {

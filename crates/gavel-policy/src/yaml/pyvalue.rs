@@ -9,7 +9,7 @@ use serde_json::{Number, Value};
 
 /// A rule value as PyYAML builds it (only the types gavel accepts: dates,
 /// non-finite floats and integers beyond 128 bits are refused at load).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum PyValue {
     None,
     Bool(bool),

@@ -13,7 +13,7 @@ use super::RunArgs;
 use super::event::{Event, EventName};
 use super::index::{self, Entry, Index};
 use super::mapping;
-use crate::cmd::common::operator_key;
+use crate::cmd::common::{existing_key, operator_key};
 
 /// Where a hook process writes, and who it speaks for.
 struct Setup {
@@ -31,8 +31,15 @@ pub fn index_dir(state: &StateDir) -> PathBuf {
 }
 
 fn setup(state: &StateDir, args: &RunArgs, ev: &Event) -> Result<Setup, String> {
-    let policy = args.policy.load().map_err(|f| f.message)?;
-    let key = operator_key(state, args.sign.key.as_ref()).map_err(|f| f.message)?;
+    let early_key = existing_key(state, args.sign.key.as_ref());
+    let policy = args
+        .policy
+        .load_cached(state, early_key.as_ref())
+        .map_err(|f| f.message)?;
+    let key = match early_key {
+        Some(k) => k,
+        None => operator_key(state, args.sign.key.as_ref()).map_err(|f| f.message)?,
+    };
     let receipts = args
         .sign
         .receipts_dir
