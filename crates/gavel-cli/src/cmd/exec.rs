@@ -138,6 +138,8 @@ receipt (sandbox.passed_fds).
 
 Environment: GAVEL_SIMULATE_LANDLOCK_ABI=N makes gavel's own sandbox behave as if the
 kernel's Landlock ABI were at most N (0: gavel refuses to run); nono is not affected.
+GAVEL_NO_POLICY_CACHE=1 loads the policy files in full every time instead of reading
+a rule set this build loaded before from the same bytes (see the README on state).
 
 Exit status: the command's own (128+N when killed by signal N); 126 denied by policy,
 or the command cannot be executed (not executable, or outside the profile's
