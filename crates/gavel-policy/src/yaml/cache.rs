@@ -84,6 +84,15 @@ impl RuleCache {
         &self.dir
     }
 
+    /// An entry's file name: the MAC of its key, so that the entries of different
+    /// operator keys sharing a state directory never take each other's place.
+    fn file_name(&self, key: &[u8; 32]) -> String {
+        let mut mac = self.mac();
+        mac.update(b"name");
+        mac.update(key);
+        format!("{}.rules", encode_hex(&mac.finalize().into_bytes()))
+    }
+
     fn mac(&self) -> HmacSha256 {
         // HMAC takes keys of any length
         <HmacSha256 as KeyInit>::new_from_slice(&self.secret)
@@ -93,7 +102,7 @@ impl RuleCache {
     /// The rules cached for exactly these files, if a valid entry exists.
     pub(crate) fn get(&self, files: &[crate::SourceFile<'_>]) -> Option<Vec<Rule>> {
         let key = key_of(files);
-        let bytes = std::fs::read(self.dir.join(file_name(&key))).ok()?;
+        let bytes = read_capped(&self.dir.join(self.file_name(&key)))?;
         let newline = bytes.iter().position(|&b| b == b'\n')?;
         let (tag, body) = (&bytes[..newline], &bytes[newline + 1..]);
         let tag = decode_hex(tag)?;
@@ -138,12 +147,12 @@ impl RuleCache {
             .write_all(tag.as_bytes())
             .and_then(|()| f.write_all(b"\n"))
             .and_then(|()| f.write_all(&body))
-            .and_then(|()| std::fs::rename(&tmp, self.dir.join(file_name(&key))));
+            .and_then(|()| std::fs::rename(&tmp, self.dir.join(self.file_name(&key))));
         if written.is_err() {
             let _ = std::fs::remove_file(&tmp);
         }
         written?;
-        self.prune(&file_name(&key));
+        self.prune(&self.file_name(&key));
         Ok(())
     }
 
@@ -189,8 +198,16 @@ fn key_of(files: &[crate::SourceFile<'_>]) -> [u8; 32] {
     h.finalize().into()
 }
 
-fn file_name(key: &[u8; 32]) -> String {
-    format!("{}.rules", encode_hex(key))
+/// The largest entry read (a rule set of a few thousand rules is a few MiB).
+const MAX_ENTRY: u64 = 64 << 20;
+
+/// The file's bytes, unless it is missing, unreadable or larger than [`MAX_ENTRY`].
+fn read_capped(path: &Path) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let f = std::fs::File::open(path).ok()?;
+    let mut bytes = Vec::new();
+    f.take(MAX_ENTRY + 1).read_to_end(&mut bytes).ok()?;
+    (bytes.len() as u64 <= MAX_ENTRY).then_some(bytes)
 }
 
 fn encode_hex(bytes: &[u8]) -> String {
@@ -326,7 +343,7 @@ rules:
     }
 
     fn entry_path(c: &RuleCache, text: &str) -> PathBuf {
-        c.dir().join(file_name(&key_of(&files(text))))
+        c.dir().join(c.file_name(&key_of(&files(text))))
     }
 
     #[test]
@@ -403,6 +420,21 @@ rules:
         }
         std::fs::write(&path, &good).unwrap();
         assert!(c.get(&files(POLICY)).is_some(), "the original again");
+    }
+
+    #[test]
+    fn two_operator_keys_keep_their_own_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = RuleCache::new(dir.path().join("c"), &[1; 32]);
+        let b = RuleCache::new(dir.path().join("c"), &[2; 32]);
+        a.put(&files(POLICY), &full(POLICY));
+        b.put(&files(POLICY), &full(POLICY));
+        assert_ne!(entry_path(&a, POLICY), entry_path(&b, POLICY));
+        assert!(a.get(&files(POLICY)).is_some());
+        assert!(b.get(&files(POLICY)).is_some());
+        // an entry larger than any rule set is not even read
+        std::fs::write(entry_path(&a, POLICY), vec![b'0'; (MAX_ENTRY + 1) as usize]).unwrap();
+        assert!(a.get(&files(POLICY)).is_none());
     }
 
     #[test]
