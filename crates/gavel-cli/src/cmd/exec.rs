@@ -105,16 +105,16 @@ pub const SIMULATE_ABI_ENV: &str = "GAVEL_SIMULATE_LANDLOCK_ABI";
 
 const HELP: &str = "\
 Order: bad input (usage, policy, profile, --context, --pass-fd, nono missing) fails
-with exit 125 and writes nothing. The sandbox is built and the child started; it confines itself and
-waits before exec while the decision is signed and written; a deny runs nothing
-(exit 126). A command that does not exist exits 127 (the decision receipt names it as
-asked). If the sandbox cannot be had (no Landlock, a control the kernel cannot enforce
-without --allow-degraded), an execution receipt with sandbox_state \"unavailable\" is
-written, nothing runs, exit 125. Otherwise the command
-runs confined, signals sent to gavel are forwarded to it, and the execution receipt
-(exit status or signal, duration, the enforcement report as applied, decision_ref =
-hash of the decision receipt) is written. The execution receipt is the next receipt
-this process writes; another writer on the same receipts directory may interleave, so
+with exit 125 and writes nothing. The sandbox is built and the child started; it
+confines itself and waits before exec while the decision is signed and written; a deny
+runs nothing (exit 126). A command that does not exist exits 127 (the decision receipt
+names it as asked). If the sandbox cannot be had (no Landlock, a control the kernel
+cannot enforce without --allow-degraded), an execution receipt with sandbox_state
+\"unavailable\" is written, nothing runs, exit 125. Otherwise the command runs
+confined, signals sent to gavel are forwarded to it, and the execution receipt (exit
+status or signal, duration, the enforcement report as applied, decision_ref = hash of
+the decision receipt) is written. The execution receipt is the next receipt this
+process writes; another writer on the same receipts directory may interleave, so
 decision_ref is the binding.
 
 Request: action shell:<base name of the program as given>; Cedar: Agent::Action::\"exec\"
