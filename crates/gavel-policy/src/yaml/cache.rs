@@ -51,7 +51,7 @@ type HmacSha256 = hmac::Hmac<Sha256>;
 /// Where loaded rule sets are cached, and the secret that authenticates them.
 pub struct RuleCache {
     dir: PathBuf,
-    secret: [u8; 32],
+    secret: zeroize::Zeroizing<[u8; 32]>,
 }
 
 impl std::fmt::Debug for RuleCache {
@@ -62,20 +62,13 @@ impl std::fmt::Debug for RuleCache {
     }
 }
 
-impl Drop for RuleCache {
-    fn drop(&mut self) {
-        // not a key, but no reason to leave it behind either
-        self.secret = [0; 32];
-    }
-}
-
 impl RuleCache {
     /// A cache in `dir` (created when first written), authenticated with `secret`
     /// (for gavel: the operator key's `derive_secret("gavel policy cache v1")`).
     pub fn new(dir: impl Into<PathBuf>, secret: &[u8; 32]) -> Self {
         Self {
             dir: dir.into(),
-            secret: *secret,
+            secret: zeroize::Zeroizing::new(*secret),
         }
     }
 
@@ -95,7 +88,7 @@ impl RuleCache {
 
     fn mac(&self) -> HmacSha256 {
         // HMAC takes keys of any length
-        <HmacSha256 as KeyInit>::new_from_slice(&self.secret)
+        <HmacSha256 as KeyInit>::new_from_slice(self.secret.as_slice())
             .unwrap_or_else(|_| unreachable!("HMAC accepts a 32-byte key"))
     }
 
