@@ -2,11 +2,10 @@
 //! a per-test workspace with a profile, running the real `gavel exec` in it, and
 //! reading the receipts it wrote.
 //!
-//! Locating the probe: `GAVEL_PROBE` (a path) when set; otherwise `gavel-probe` next
-//! to the `gavel` binary under test (`<target>/<profile>/`), after running
-//! `$CARGO build -p gavel-probe` for that target dir and profile once per test process
-//! (a no-op when it is fresh). A probe that cannot be found fails the test, saying how
-//! to build it: nothing is skipped.
+//! Locating the probe: `gavel_probe::locate` for the directory of the `gavel` binary
+//! under test (`<target>/<profile>/`), once per test process: `GAVEL_PROBE` when set,
+//! else the probe built there; a probe that cannot be found fails the test, saying how
+//! to build it. Nothing is skipped.
 //!
 //! Every `gavel exec` runs with a cleared environment (`PATH=/usr/bin:/bin`, `HOME`,
 //! `GAVEL_HOME` = the workspace's private state directory) and its working directory
@@ -24,39 +23,14 @@ pub use crate::common::{BIN, assert_one_line_error, first_cause, receipt_files, 
 pub const ORIGINAL: &str = "original content\n";
 pub const SYSTEM_PATH: &str = "/usr/bin:/bin";
 
-fn locate_probe() -> PathBuf {
-    if let Some(p) = std::env::var_os("GAVEL_PROBE") {
-        return PathBuf::from(p);
-    }
-    let bin = Path::new(BIN);
-    let profile_dir = bin.parent().expect("profile dir");
-    let target_dir = profile_dir.parent().expect("target dir");
-    let profile_name = profile_dir
-        .file_name()
-        .and_then(|s| s.to_str())
-        .unwrap_or("debug");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.args(["build", "--quiet", "-p", "gavel-probe"]);
-    if profile_name != "debug" {
-        cmd.args(["--profile", profile_name]);
-    }
-    cmd.env("CARGO_TARGET_DIR", target_dir);
-    let status = cmd.status();
-    let probe = profile_dir.join("gavel-probe");
-    assert!(
-        probe.is_file(),
-        "gavel-probe not found at {} (building it said {status:?}); run `cargo build -p gavel-probe` with the same target dir, or set GAVEL_PROBE to its path",
-        probe.display()
-    );
-    probe
-}
-
 /// The probe, canonical (located once per test process).
 pub fn probe() -> PathBuf {
     static PROBE: OnceLock<PathBuf> = OnceLock::new();
     PROBE
-        .get_or_init(|| std::fs::canonicalize(locate_probe()).expect("canonical probe path"))
+        .get_or_init(|| {
+            let profile_dir = Path::new(BIN).parent().expect("profile dir");
+            std::fs::canonicalize(gavel_probe::locate(profile_dir)).expect("canonical probe path")
+        })
         .clone()
 }
 

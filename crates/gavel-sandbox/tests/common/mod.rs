@@ -2,15 +2,10 @@
 //! probe, profiles for a per-test workspace, and running one probe attempt in a fresh
 //! confined child.
 //!
-//! Locating `gavel-probe`: `CARGO_BIN_EXE_gavel-probe` exists only for binaries of the
-//! same package, and a dev-dependency does not build a dependency's binaries. So:
-//! 1. `GAVEL_PROBE` (a path) when set;
-//! 2. otherwise `<target>/<profile>/gavel-probe`, derived from this test executable's
-//!    path (`<target>/<profile>/deps/<test>-<hash>`), after running
-//!    `$CARGO build -p gavel-probe` for that profile and target dir once per test
-//!    process (a no-op when it is fresh, and it keeps the probe from being stale);
-//! 3. a probe that still cannot be found fails the test with a message saying how to
-//!    build it. Nothing is skipped.
+//! Locating `gavel-probe`: `gavel_probe::for_this_test`, once per test process
+//! (`GAVEL_PROBE` when set, else the probe built for this test executable's target
+//! dir and profile; a probe that cannot be found fails the test, saying how to build
+//! it. Nothing is skipped).
 //!
 //! Test profiles grant exec (and so read) on the probe's directory.
 
@@ -24,41 +19,10 @@ use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-fn locate_probe() -> PathBuf {
-    if let Some(p) = std::env::var_os("GAVEL_PROBE") {
-        return PathBuf::from(p);
-    }
-    let exe = std::env::current_exe().expect("current_exe");
-    let deps = exe.parent().expect("deps dir");
-    let profile_dir = deps.parent().expect("profile dir");
-    let target_dir = profile_dir.parent().expect("target dir");
-    let profile_name = profile_dir
-        .file_name()
-        .and_then(|s| s.to_str())
-        .unwrap_or("debug");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = std::process::Command::new(cargo);
-    cmd.args(["build", "--quiet", "-p", "gavel-probe"]);
-    if profile_name != "debug" {
-        cmd.args(["--profile", profile_name]);
-    }
-    cmd.env("CARGO_TARGET_DIR", target_dir);
-    let status = cmd.status();
-    let probe = profile_dir.join("gavel-probe");
-    assert!(
-        probe.is_file(),
-        "gavel-probe not found at {} (building it said {status:?}); run `cargo build -p gavel-probe` with the same target dir, or set GAVEL_PROBE to its path",
-        probe.display()
-    );
-    probe
-}
-
 /// The probe (located once per test process).
 pub fn probe() -> PathBuf {
     static PROBE: OnceLock<PathBuf> = OnceLock::new();
-    PROBE
-        .get_or_init(|| std::fs::canonicalize(locate_probe()).expect("canonical probe path"))
-        .clone()
+    PROBE.get_or_init(gavel_probe::for_this_test).clone()
 }
 
 /// The directory of the probe, which test profiles grant exec on.
