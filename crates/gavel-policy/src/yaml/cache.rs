@@ -416,6 +416,30 @@ rules:
     }
 
     #[test]
+    fn numbers_come_back_bit_for_bit() {
+        // values where a JSON float or integer round trip could lose something
+        let text = "rules:\n  - name: n\n    condition: {field: x, operator: in, value: [0.1, -0.0, 4.9e-324, 2.2250738585072009e-308, 1.7976931348623157e+308, 0.30000000000000004, 9007199254740993, 170141183460469231731687303715884105727, -170141183460469231731687303715884105727, 123456789.12345679]}\n    action: allow\n";
+        let dir = tempfile::tempdir().unwrap();
+        let c = RuleCache::new(dir.path().join("c"), &[1; 32]);
+        let rules = full(text);
+        c.put(&files(text), &rules);
+        let back = c.get(&files(text)).expect("the entry");
+        let (PyValue::List(a), PyValue::List(b)) = (&rules[0].value, &back[0].value) else {
+            panic!("lists expected: {:?}", rules[0].value);
+        };
+        assert_eq!(a.len(), 10);
+        for (x, y) in a.iter().zip(b) {
+            match (x, y) {
+                (PyValue::Float(x), PyValue::Float(y)) => assert_eq!(x.to_bits(), y.to_bits()),
+                (PyValue::Int(x), PyValue::Int(y)) => assert_eq!(x, y),
+                other => panic!("type changed: {other:?}"),
+            }
+        }
+        assert!(matches!(a[1], PyValue::Float(z) if z.is_sign_negative()));
+        assert!(matches!(a[7], PyValue::Int(i128::MAX)));
+    }
+
+    #[test]
     fn two_operator_keys_keep_their_own_entries() {
         let dir = tempfile::tempdir().unwrap();
         let a = RuleCache::new(dir.path().join("c"), &[1; 32]);

@@ -9,16 +9,43 @@ use serde_json::{Number, Value};
 
 /// A rule value as PyYAML builds it (only the types gavel accepts: dates,
 /// non-finite floats and integers beyond 128 bits are refused at load).
+///
+/// Serialized only for the rule cache, where a value must come back bit for bit:
+/// integers as decimal strings and floats as their IEEE 754 bits, so that no JSON
+/// number parsing (best-effort for floats in serde_json) stands between the load and
+/// the decision.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum PyValue {
     None,
     Bool(bool),
-    Int(i128),
-    Float(f64),
+    Int(#[serde(with = "exact::int")] i128),
+    Float(#[serde(with = "exact::float")] f64),
     Str(String),
     List(Vec<PyValue>),
     /// Insertion order, keys unique under Python `==` (checked at load).
     Dict(Vec<(PyValue, PyValue)>),
+}
+
+/// Exact encodings of numbers for the rule cache (see [`PyValue`]).
+mod exact {
+    pub(super) mod int {
+        use serde::{Deserialize, Deserializer, Serializer, de::Error};
+        pub(crate) fn serialize<S: Serializer>(v: &i128, s: S) -> Result<S::Ok, S::Error> {
+            s.serialize_str(&v.to_string())
+        }
+        pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<i128, D::Error> {
+            String::deserialize(d)?.parse().map_err(D::Error::custom)
+        }
+    }
+    pub(super) mod float {
+        use serde::{Deserialize, Deserializer, Serializer};
+        pub(crate) fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+            s.serialize_u64(v.to_bits())
+        }
+        pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+            u64::deserialize(d).map(f64::from_bits)
+        }
+    }
 }
 
 /// Python `==` between two rule values (used for duplicate mapping keys).
