@@ -605,14 +605,7 @@ fn the_policy_rule_cache_follows_the_files_and_ignores_tampering() {
     let deny_rm = "rules:\n  - name: deny-rm\n    condition: {field: action, operator: matches, value: '^shell:rm'}\n    action: deny\n    priority: 10\n  - name: allow-shell\n    condition: {field: action, operator: starts_with, value: 'shell:'}\n    action: allow\n";
     fs::write(pd.join("p.yaml"), deny_rm).unwrap();
     let check = |action: &str| -> (Option<i32>, Value) {
-        let o = env.run(&[
-            "check-policy",
-            "--action",
-            action,
-            "--policy-dir",
-            pd.to_str().unwrap(),
-            "--json",
-        ]);
+        let o = env.check_in(&pd, action, &[]);
         (o.status.code(), json(&o))
     };
     // first run: no key yet when the policy loads (the key is made after), no entry

@@ -355,13 +355,13 @@ fn check08_inherited_fd_is_closed() {
     );
 }
 
-/// `gavel exec --pass-fd 7` with `extra` options (the test profile when they are empty),
-/// the file open on fd 7, running the probe with `args`.
-fn run_passing_fd_7(w: &Ws, file: &std::fs::File, extra: &[&str], args: &[&str]) -> Value {
+/// `gavel exec` with `extra` options (plus the test profile unless they name a
+/// backend), the file open on fd 7, running the probe with `args`.
+fn run_with_fd_7(w: &Ws, file: &std::fs::File, extra: &[&str], args: &[&str]) -> Value {
     let profile = w.write_profile();
     let pd = exec_policies();
-    let mut opts = vec!["--policy-dir", pd.to_str().unwrap(), "--pass-fd", "7"];
-    if extra.is_empty() {
+    let mut opts = vec!["--policy-dir", pd.to_str().unwrap()];
+    if !extra.contains(&"--sandbox-backend") {
         opts.extend_from_slice(&["--profile", profile.to_str().unwrap()]);
     }
     opts.extend_from_slice(extra);
@@ -379,6 +379,8 @@ fn run_passing_fd_7(w: &Ws, file: &std::fs::File, extra: &[&str], args: &[&str])
     probe_json(&o)
 }
 
+const PASS_7: &[&str] = &["--pass-fd", "7"];
+
 // Passing a descriptor on purpose (sandbox.md flow, step 3: "closes every fd but 0/1/2
 // and explicitly passed ones"): the command has it and can use it although the profile
 // does not cover its file, everything else stays confined, and the execution receipt
@@ -389,17 +391,17 @@ fn a_passed_fd_reaches_the_command_and_the_receipt_lists_it() {
     let secret = w.outside.join("secret");
     let file = std::fs::File::open(&secret).unwrap();
     assert_eq!(
-        run_passing_fd_7(&w, &file, &[], &["fds"])["fds"],
+        run_with_fd_7(&w, &file, PASS_7, &["fds"])["fds"],
         json!([0, 1, 2, 7]),
         "fd 7 passed, nothing else"
     );
-    let j = run_passing_fd_7(&w, &file, &[], &["read-fd", "7"]);
+    let j = run_with_fd_7(&w, &file, PASS_7, &["read-fd", "7"]);
     assert_eq!(
         (j["ok"].clone(), j["bytes"].clone()),
         (json!(true), json!(1))
     );
     // the profile still applies to everything opened by path
-    let j = run_passing_fd_7(&w, &file, &[], &["read", &s(&secret)]);
+    let j = run_with_fd_7(&w, &file, PASS_7, &["read", &s(&secret)]);
     assert_eq!(j["errno"], json!(EACCES), "{j}");
 
     let receipts = read_receipts(&w.receipts());
@@ -414,25 +416,8 @@ fn a_passed_fd_reaches_the_command_and_the_receipt_lists_it() {
 
     // the same run without --pass-fd: fd 7 is closed (check 8) and the report has no
     // passed_fds member at all
-    let profile = w.write_profile();
-    let pd = exec_policies();
-    let mut c = w.command(
-        &[
-            "--policy-dir",
-            pd.to_str().unwrap(),
-            "--profile",
-            profile.to_str().unwrap(),
-        ],
-        &[probe().to_str().unwrap(), "read-fd", "7"],
-    );
-    with_inherited_fd(&mut c, &file);
-    let o = c.output().unwrap();
-    assert_eq!(
-        probe_json(&o)["errno"],
-        json!(libc::EBADF),
-        "{}",
-        stdout(&o)
-    );
+    let j = run_with_fd_7(&w, &file, &[], &["read-fd", "7"]);
+    assert_eq!(j["errno"], json!(libc::EBADF), "{j}");
     let receipts = read_receipts(&w.receipts());
     let sandbox = &receipts.last().unwrap()["payload"]["sandbox"];
     assert!(sandbox.get("passed_fds").is_none(), "{sandbox}");
@@ -444,7 +429,12 @@ fn a_passed_fd_reaches_the_command_and_the_receipt_lists_it() {
 fn a_passed_fd_with_openshell_is_recorded_too() {
     let w = Ws::new();
     let file = std::fs::File::open(w.ro.join("file")).unwrap();
-    let j = run_passing_fd_7(&w, &file, &["--sandbox-backend", "openshell"], &["fds"]);
+    let j = run_with_fd_7(
+        &w,
+        &file,
+        &["--pass-fd", "7", "--sandbox-backend", "openshell"],
+        &["fds"],
+    );
     assert_eq!(j["fds"], json!([0, 1, 2, 7]));
     let receipts = read_receipts(&w.receipts());
     let sandbox = &receipts.last().unwrap()["payload"]["sandbox"];

@@ -5,7 +5,7 @@ use gavel::StateDir;
 use gavel::governance::DecisionRequest;
 
 use super::common::{
-    PolicyArgs, SignArgs, existing_key, operator_key, parse_context, stderr_is_terminal,
+    PolicyArgs, SignArgs, existing_key, operator_key_or, parse_context, stderr_is_terminal,
 };
 use crate::failure::CmdResult;
 
@@ -41,11 +41,7 @@ pub fn run(state: &StateDir, args: &CheckArgs) -> CmdResult {
     let policy = args.policy.load_cached(state, early_key.as_ref())?;
     let mut builder = args.sign.governance(state, policy);
     if !args.no_sign {
-        let key = match early_key {
-            Some(k) => k,
-            None => operator_key(state, args.sign.key.as_ref())?,
-        };
-        builder = builder.signer(key);
+        builder = builder.signer(operator_key_or(early_key, state, args.sign.key.as_ref())?);
     }
     let gov = builder.build();
     let mut req = DecisionRequest::new(&args.action, &context);

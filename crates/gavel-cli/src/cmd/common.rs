@@ -122,6 +122,15 @@ pub fn existing_key(state: &StateDir, key: Option<&PathBuf>) -> Option<OperatorK
     keyfile::load(&path).ok()
 }
 
+/// The key [`existing_key`] found, else [`operator_key`] (which creates or reports).
+pub fn operator_key_or(
+    early: Option<OperatorKey>,
+    state: &StateDir,
+    key: Option<&PathBuf>,
+) -> Result<OperatorKey, Failure> {
+    early.map_or_else(|| operator_key(state, key), Ok)
+}
+
 /// The operator key: `--key`, else the state directory's, created (and announced on
 /// stderr with its public key) on first use.
 pub fn operator_key(state: &StateDir, key: Option<&PathBuf>) -> Result<OperatorKey, Failure> {

@@ -97,7 +97,7 @@ use gavel::governance::{Decision, DecisionRequest, ExecutionRecord, Governance, 
 use gavel_policy::{AgentAction, CedarShape, Engine};
 use gavel_sandbox::{Options, Profile, SandboxError, find_nono, passable_fd, resolve_executable};
 
-use super::common::{PolicyArgs, SignArgs, existing_key, operator_key, parse_context};
+use super::common::{PolicyArgs, SignArgs, existing_key, operator_key_or, parse_context};
 use crate::failure::{CmdResult, EXIT_EXEC_DENIED, EXIT_EXEC_GAVEL_ERROR, Failure};
 
 /// The variable that simulates an older (or absent) Landlock ABI.
@@ -347,10 +347,8 @@ pub fn run(state: &StateDir, args: &ExecArgs) -> CmdResult {
     // 2. build the sandbox and start the child: it confines itself (setsid, fds,
     // no_new_privs, Landlock, seccomp) and then waits before execve, so its setup runs
     // while the decision is made durable. Nothing of the command runs before step 3.
-    let key = match early_key {
-        Some(k) => k,
-        None => operator_key(state, args.sign.key.as_ref()).map_err(|f| gavel_error(f.message))?,
-    };
+    let key = operator_key_or(early_key, state, args.sign.key.as_ref())
+        .map_err(|f| gavel_error(f.message))?;
     let gov = args.sign.governance(state, policy).signer(key).build();
     // From here on a signal sent to gavel is for the command: it stays blocked until the
     // forwarding handlers are in place (once the child has exec'd), then is forwarded.

@@ -50,7 +50,11 @@ impl Env {
     }
 
     pub fn check(&self, action: &str, extra: &[&str]) -> Output {
-        let pd = policy_dir();
+        self.check_in(&policy_dir(), action, extra)
+    }
+
+    /// `check-policy --json` against the policy directory `pd`.
+    pub fn check_in(&self, pd: &Path, action: &str, extra: &[&str]) -> Output {
         let mut args = vec![
             "check-policy",
             "--action",

@@ -194,7 +194,7 @@ fn nono_profile_file(state_dir: &Path) -> std::io::Result<PathBuf> {
 /// Builds everything before fork: the Landlock ruleset and seccomp programs (gavel), the
 /// nono command line and profile file (nono), or the plain spawn (openshell, none).
 pub fn prepare_launch(s: &Setup<'_>) -> Result<Ready, NotStarted> {
-    match s.backend {
+    let mut ready = match s.backend {
         SandboxBackend::SbRuntimeBuiltin => {
             let Some(profile) = s.profile else {
                 return Err(not_started_plain(
@@ -202,7 +202,7 @@ pub fn prepare_launch(s: &Setup<'_>) -> Result<Ready, NotStarted> {
                     "internal error: no sandbox profile for the built-in backend".into(),
                 ));
             };
-            let mut prepared = prepare(
+            let prepared = prepare(
                 profile,
                 &s.options,
                 s.exe,
@@ -211,13 +211,10 @@ pub fn prepare_launch(s: &Setup<'_>) -> Result<Ready, NotStarted> {
                 s.cwd,
             )
             .map_err(|e| not_started_sandbox(&e, Some(profile)))?;
-            prepared
-                .pass_fds(s.pass_fds)
-                .map_err(|e| not_started_plain(&Confinement::Gavel, format!("--pass-fd: {e}")))?;
-            Ok(Ready {
+            Ready {
                 prepared,
                 confinement: Confinement::Gavel,
-            })
+            }
         }
         SandboxBackend::Nono => {
             let (Some(profile), Some(nono)) = (s.profile, s.nono) else {
@@ -262,10 +259,10 @@ pub fn prepare_launch(s: &Setup<'_>) -> Result<Ready, NotStarted> {
             });
             let prepared = prepare_unconfined(nono, &argv, nono_env(profile).into_iter(), s.cwd)
                 .map_err(|e| not_started_plain(&Confinement::Nono(Value::Null), e.to_string()))?;
-            Ok(Ready {
+            Ready {
                 prepared,
                 confinement: Confinement::Nono(report),
-            })
+            }
         }
         SandboxBackend::Openshell | SandboxBackend::None => {
             let confinement = if s.backend == SandboxBackend::Openshell {
@@ -273,17 +270,20 @@ pub fn prepare_launch(s: &Setup<'_>) -> Result<Ready, NotStarted> {
             } else {
                 Confinement::Unsandboxed
             };
-            let mut prepared = prepare_unconfined(s.exe, s.argv, std::env::vars_os(), s.cwd)
+            let prepared = prepare_unconfined(s.exe, s.argv, std::env::vars_os(), s.cwd)
                 .map_err(|e| not_started_plain(&confinement, e.to_string()))?;
-            prepared
-                .pass_fds(s.pass_fds)
-                .map_err(|e| not_started_plain(&confinement, format!("--pass-fd: {e}")))?;
-            Ok(Ready {
+            Ready {
                 prepared,
                 confinement,
-            })
+            }
         }
-    }
+    };
+    // --pass-fd (none with nono: refused as bad input before this)
+    ready
+        .prepared
+        .pass_fds(s.pass_fds)
+        .map_err(|e| not_started_plain(&ready.confinement, format!("--pass-fd: {e}")))?;
+    Ok(ready)
 }
 
 /// Forked and confined, waiting before `execve` until released (the decision receipt

@@ -13,7 +13,7 @@ use super::RunArgs;
 use super::event::{Event, EventName};
 use super::index::{self, Entry, Index};
 use super::mapping;
-use crate::cmd::common::{existing_key, operator_key};
+use crate::cmd::common::{existing_key, operator_key_or};
 
 /// Where a hook process writes, and who it speaks for.
 struct Setup {
@@ -36,10 +36,7 @@ fn setup(state: &StateDir, args: &RunArgs, ev: &Event) -> Result<Setup, String> 
         .policy
         .load_cached(state, early_key.as_ref())
         .map_err(|f| f.message)?;
-    let key = match early_key {
-        Some(k) => k,
-        None => operator_key(state, args.sign.key.as_ref()).map_err(|f| f.message)?,
-    };
+    let key = operator_key_or(early_key, state, args.sign.key.as_ref()).map_err(|f| f.message)?;
     let receipts = args
         .sign
         .receipts_dir
