@@ -77,15 +77,11 @@ impl AuditLog {
         };
         let mut line = serde_json::to_vec(entry).map_err(|e| err(io::Error::other(e)))?;
         line.push(b'\n');
-        if let Some(parent) = self.path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(err)?;
-        }
-        let mut f = OpenOptions::new()
-            .append(true)
-            .create(true)
-            .mode(0o600)
-            .open(&self.path)
-            .map_err(err)?;
+        let mut f = crate::fsutil::open_in_created_dir(
+            OpenOptions::new().append(true).create(true).mode(0o600),
+            &self.path,
+        )
+        .map_err(err)?;
         f.write_all(&line).map_err(err)
     }
 

@@ -127,6 +127,9 @@ pub struct ReceiptStore {
     last: std::sync::Mutex<Option<Tip>>,
     /// A file made ahead of time for the next append.
     spare: std::sync::Mutex<Option<Spare>>,
+    /// Whether a `.tmp-next` left by a killed writer was looked for already (once per
+    /// store is enough: only a writer of another process leaves one).
+    swept: std::sync::atomic::AtomicBool,
 }
 
 /// An anonymous file (`O_TMPFILE`) in a receipts directory, not yet linked: the next
@@ -277,6 +280,7 @@ impl ReceiptStore {
             dir: dir.into(),
             last: std::sync::Mutex::new(None),
             spare: std::sync::Mutex::new(None),
+            swept: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -317,7 +321,7 @@ impl ReceiptStore {
     where
         F: FnOnce(u64, Option<&str>) -> Result<Signed, String>,
     {
-        fs::create_dir_all(&self.dir).map_err(self.err(&self.dir))?;
+        // (the lock file's opening creates the directory when it is missing)
         let lock = self.lock()?;
         let tip = self.tip_locked(&lock)?;
         if let Some(t) = &tip
@@ -381,7 +385,9 @@ impl ReceiptStore {
         spare.link(path).map_err(self.err(path))?;
         spare.dir_handle.sync_all().map_err(self.err(&self.dir))?;
         // left by a writer that fell back to a named file and was killed
-        let _ = fs::remove_file(self.dir.join(TMP));
+        if !self.swept.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            let _ = fs::remove_file(self.dir.join(TMP));
+        }
         Ok(())
     }
 
@@ -668,9 +674,14 @@ mod tests {
         assert_eq!(s.append(k.kid(), signer(&k)).unwrap().sequence, 6);
         hint(&format!("{:020}\n", 99));
         assert_eq!(s.append(k.kid(), signer(&k)).unwrap().sequence, 7);
-        // a half-written temporary file from a killed writer is ignored and replaced
+        // a half-written temporary file from a killed writer (of another process) is
+        // ignored, and the next process's first append removes it
         fs::write(dir.path().join(TMP), "{\"payl").unwrap();
-        assert_eq!(s.append(k.kid(), signer(&k)).unwrap().sequence, 8);
+        let next_process = ReceiptStore::new(dir.path());
+        assert_eq!(
+            next_process.append(k.kid(), signer(&k)).unwrap().sequence,
+            8
+        );
         assert!(!dir.path().join(TMP).exists());
         assert_eq!(verify_dir(dir.path(), &k).status, Status::Valid);
     }

@@ -198,7 +198,12 @@ const MAX_ENTRY: u64 = 64 << 20;
 fn read_capped(path: &Path) -> Option<Vec<u8>> {
     use std::io::Read;
     let f = std::fs::File::open(path).ok()?;
-    let mut bytes = Vec::new();
+    // sized from the file's length: one read instead of one per doubling of the buffer
+    let len = f.metadata().ok()?.len();
+    if len > MAX_ENTRY {
+        return None;
+    }
+    let mut bytes = Vec::with_capacity(len as usize + 1);
     f.take(MAX_ENTRY + 1).read_to_end(&mut bytes).ok()?;
     (bytes.len() as u64 <= MAX_ENTRY).then_some(bytes)
 }
