@@ -5,8 +5,9 @@
 # receipt made durable before the fork, Landlock + seccomp applied in the child, a
 # signed execution receipt made durable after it; each durable write is an fsync of the
 # receipt and of its directory), side by side in ONE hyperfine run with plain
-# /bin/true, `bwrap --ro-bind / / /bin/true` and `nono run -r /tmp -- /bin/true`.
-# Then the peak RSS of the gavel process (GNU time's %M: ru_maxrss of gavel and of the
+# /bin/true, `bwrap --ro-bind / / /bin/true` and `nono run -r /tmp -- /bin/true`,
+# then the same commands interleaved round by round (bench/interleaved.py), which
+# is where the ratios between them are read on a shared machine. Then the peak RSS of the gavel process (GNU time's %M: ru_maxrss of gavel and of the
 # /bin/true it reaped, i.e. gavel's own peak).
 #
 # The receipts directory is a fresh temporary directory on disk (under BENCH_DIR), never
@@ -107,6 +108,15 @@ fi
     -n "/bin/true" "/bin/true" \
     -n "bwrap --ro-bind / / /bin/true" "bwrap --ro-bind / / /bin/true" \
     -n "nono run -r /tmp -- /bin/true" "nono run -r /tmp -- /bin/true"
+
+# the same commands interleaved (bench/interleaved.py): each round runs each once, so
+# that the machine's drift during the run falls on all of them alike
+"${rt[@]}" python3 bench/interleaved.py "$((runs * 2 / 3))" \
+    "gavel exec durable=$gavel_exec_static" \
+    "gavel exec tmpfs=$gavel_exec_shm" \
+    "/bin/true=/bin/true" \
+    "bwrap=bwrap --ro-bind / / /bin/true" \
+    "nono=$(command -v nono) run -r /tmp -- /bin/true" | tee "$bench_dir/exec-interleaved.txt"
 
 # peak RSS of gavel exec (the shipped build), 30 runs
 rss="$bench_dir/exec-rss.txt"
