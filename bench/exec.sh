@@ -110,9 +110,9 @@ fi
     -n "nono run -r /tmp -- /bin/true" "nono run -r /tmp -- /bin/true"
 
 # the same commands interleaved (bench/interleaved.py): each round runs each once, so
-# that the machine's drift during the run falls on all of them alike (not nono: its
-# 50 ms of work between the others would change what they measure; its ratio is far
-# from any threshold)
+# that the machine's drift during the run falls on all of them alike (not nono: it
+# would make each round 20 times longer, for a ratio hyperfine already gives far from
+# its threshold)
 "${rt[@]}" python3 bench/interleaved.py "$((runs * 2 / 3))" \
     "gavel exec durable=$gavel_exec_static" \
     "gavel exec tmpfs=$gavel_exec_shm" \
