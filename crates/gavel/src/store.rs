@@ -284,9 +284,13 @@ impl ReceiptStore {
         }
     }
 
-    /// Makes a [`Spare`] now for the next append (call it where the process would
-    /// otherwise wait, e.g. while a command runs). Errors surface at that append.
+    /// Makes a [`Spare`] now for the next append, unless one is ready already (call it
+    /// where the process would otherwise wait: while a command runs, while a proxied
+    /// call is away). Errors surface at that append.
     pub fn prepare(&self) {
+        if self.spare.lock().is_ok_and(|s| s.is_some()) {
+            return;
+        }
         if let Ok(Some(spare)) = Spare::create(&self.dir) {
             self.give(spare);
         }
@@ -784,9 +788,20 @@ mod tests {
         assert!(s.spare.lock().unwrap().is_some());
         let a = s.append(k.kid(), signer(&k)).unwrap();
         assert!(s.spare.lock().unwrap().is_none(), "the spare was not used");
-        // made in place (as while a command runs)
+        // made in place (as while a command runs); preparing again keeps the one ready
         s.prepare();
-        assert!(s.spare.lock().unwrap().is_some());
+        let inode = |s: &ReceiptStore| {
+            use std::os::unix::fs::MetadataExt;
+            let slot = s.spare.lock().unwrap();
+            slot.as_ref().map(|sp| sp.file.metadata().unwrap().ino())
+        };
+        let first = inode(&s).expect("a spare");
+        s.prepare();
+        assert_eq!(
+            inode(&s),
+            Some(first),
+            "a second prepare replaced the spare"
+        );
         let b = s.append(k.kid(), signer(&k)).unwrap();
         assert!(s.spare.lock().unwrap().is_none(), "the spare was not used");
         // a spare for another directory is not taken

@@ -283,6 +283,13 @@ impl Gate {
         serde_json::to_vec(&v).ok()
     }
 
+    /// Makes the file of the next receipt now, unless one is ready (a no-op then), so
+    /// that the next decision does not allocate it: call it once the proxy would
+    /// otherwise wait (a call forwarded, an answer sent).
+    pub fn prepare_receipt(&self) {
+        self.gov.store().prepare();
+    }
+
     /// Writes the execution receipt of an allowed call whose response came back:
     /// the digest of the `result` (or `error`) and whether it reports an error.
     pub fn record_result(&self, call: &AllowedCall, response: &str) -> Result<(), String> {

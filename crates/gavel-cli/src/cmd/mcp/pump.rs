@@ -243,11 +243,16 @@ impl Shared {
                 );
             }
             Line::Scalar => self.to_server(line, terminated),
-            Line::Object(m) => match self.handle_message(&m) {
-                Step::Forward => self.to_server(line, terminated),
-                Step::Reply(r) => self.to_client(&r, true),
-                Step::Drop => {}
-            },
+            Line::Object(m) => {
+                match self.handle_message(&m) {
+                    Step::Forward => self.to_server(line, terminated),
+                    Step::Reply(r) => self.to_client(&r, true),
+                    Step::Drop => {}
+                }
+                // the message has gone on: the file of the next receipt is made while
+                // the server (or the client) answers
+                self.gate.prepare_receipt();
+            }
             Line::Batch(elements) => {
                 let mut kept: Vec<&[u8]> = Vec::with_capacity(elements.len());
                 let mut replies: Vec<Vec<u8>> = Vec::new();
@@ -285,6 +290,7 @@ impl Shared {
                 }
                 if !changed {
                     self.to_server(line, terminated);
+                    self.gate.prepare_receipt();
                     return;
                 }
                 if !kept.is_empty() {
@@ -294,6 +300,7 @@ impl Shared {
                     let refs: Vec<&[u8]> = replies.iter().map(Vec::as_slice).collect();
                     self.to_client(&jsonrpc::batch(&refs), true);
                 }
+                self.gate.prepare_receipt();
             }
         }
     }
@@ -393,6 +400,7 @@ impl Shared {
             }
             _ => self.to_client(line, terminated),
         }
+        let recorded = !results.is_empty();
         for (call, response) in results {
             if let Err(e) = self.gate.record_result(&call, response) {
                 note(&format!(
@@ -400,6 +408,9 @@ impl Shared {
                     call.tool
                 ));
             }
+        }
+        if recorded {
+            self.gate.prepare_receipt();
         }
     }
 
