@@ -93,35 +93,47 @@ impl RuleCache {
     }
 
     /// The rules cached for exactly these files, if a valid entry exists.
+    #[cfg(test)]
     pub(crate) fn get(&self, files: &[crate::SourceFile<'_>]) -> Option<Vec<Rule>> {
-        let key = key_of(files);
-        let bytes = read_capped(&self.dir.join(self.file_name(&key)))?;
+        self.get_keyed(&key_of(files))
+    }
+
+    /// Stores the rules loaded from these files; failures are ignored.
+    #[cfg(test)]
+    pub(crate) fn put(&self, files: &[crate::SourceFile<'_>], rules: &[Rule]) {
+        self.put_keyed(&key_of(files), rules);
+    }
+
+    /// The rules cached for the files whose [`key_of`] is `key`, if a valid entry exists.
+    pub(crate) fn get_keyed(&self, key: &[u8; 32]) -> Option<Vec<Rule>> {
+        let bytes = read_capped(&self.dir.join(self.file_name(key)))?;
         let newline = bytes.iter().position(|&b| b == b'\n')?;
         let (tag, body) = (&bytes[..newline], &bytes[newline + 1..]);
         let tag = decode_hex(tag)?;
         let mut mac = self.mac();
-        mac.update(&key);
+        mac.update(key);
         mac.update(body);
         mac.verify_slice(&tag).ok()?;
         let entry: Entry = serde_json::from_slice(body).ok()?;
         entry.rules.into_iter().map(CachedRule::into_rule).collect()
     }
 
-    /// Stores the rules loaded from these files; failures are ignored.
-    pub(crate) fn put(&self, files: &[crate::SourceFile<'_>], rules: &[Rule]) {
-        let _ = self.try_put(files, rules);
+    /// Stores the rules loaded from the files whose [`key_of`] is `key`; failures are
+    /// ignored.
+    pub(crate) fn put_keyed(&self, key: &[u8; 32], rules: &[Rule]) {
+        let _ = self.try_put(key, rules);
     }
 
-    fn try_put(&self, files: &[crate::SourceFile<'_>], rules: &[Rule]) -> std::io::Result<()> {
-        let key = key_of(files);
+    fn try_put(&self, key: &[u8; 32], rules: &[Rule]) -> std::io::Result<()> {
         let entry = Entry {
             rules: rules.iter().map(CachedRule::from_rule).collect(),
         };
         let body = serde_json::to_vec(&entry)?;
         let mut mac = self.mac();
-        mac.update(&key);
+        mac.update(key);
         mac.update(&body);
         let tag = encode_hex(&mac.finalize().into_bytes());
+        let name = self.file_name(key);
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -140,12 +152,12 @@ impl RuleCache {
             .write_all(tag.as_bytes())
             .and_then(|()| f.write_all(b"\n"))
             .and_then(|()| f.write_all(&body))
-            .and_then(|()| std::fs::rename(&tmp, self.dir.join(self.file_name(&key))));
+            .and_then(|()| std::fs::rename(&tmp, self.dir.join(&name)));
         if written.is_err() {
             let _ = std::fs::remove_file(&tmp);
         }
         written?;
-        self.prune(&self.file_name(&key));
+        self.prune(&name);
         Ok(())
     }
 
@@ -176,7 +188,7 @@ impl RuleCache {
 
 /// SHA-256 over the format, the build and every file (name and bytes, each
 /// length-prefixed), in load order.
-fn key_of(files: &[crate::SourceFile<'_>]) -> [u8; 32] {
+pub(crate) fn key_of(files: &[crate::SourceFile<'_>]) -> [u8; 32] {
     let mut h = Sha256::new();
     for part in [FORMAT.as_bytes(), BUILD_ID.as_bytes()] {
         h.update((part.len() as u64).to_le_bytes());

@@ -89,19 +89,23 @@ impl YamlRules {
         files: &[crate::SourceFile<'_>],
         cache: Option<&cache::RuleCache>,
     ) -> Result<YamlRules, PolicyError> {
-        if let Some(rules) = cache.and_then(|c| c.get(files)) {
-            let index = index::Index::build(&rules);
-            return Ok(YamlRules { rules, index });
-        }
-        let mut rules = Vec::new();
-        for (_, path, bytes) in files {
-            load_file(path, bytes, &mut rules)?;
-        }
-        // Python's list.sort(key=priority, reverse=True) is stable.
-        rules.sort_by_key(|r| std::cmp::Reverse(r.priority));
-        if let Some(c) = cache {
-            c.put(files, &rules);
-        }
+        // the files are hashed once, for the lookup and for storing after a miss
+        let keyed = cache.map(|c| (c, cache::key_of(files)));
+        let rules = match keyed.as_ref().and_then(|(c, key)| c.get_keyed(key)) {
+            Some(rules) => rules,
+            None => {
+                let mut rules = Vec::new();
+                for (_, path, bytes) in files {
+                    load_file(path, bytes, &mut rules)?;
+                }
+                // Python's list.sort(key=priority, reverse=True) is stable.
+                rules.sort_by_key(|r| std::cmp::Reverse(r.priority));
+                if let Some((c, key)) = &keyed {
+                    c.put_keyed(key, &rules);
+                }
+                rules
+            }
+        };
         let index = index::Index::build(&rules);
         Ok(YamlRules { rules, index })
     }
