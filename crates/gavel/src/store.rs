@@ -791,7 +791,6 @@ mod tests {
         // made in place (as while a command runs); preparing again keeps the one ready
         s.prepare();
         let inode = |s: &ReceiptStore| {
-            use std::os::unix::fs::MetadataExt;
             let slot = s.spare.lock().unwrap();
             slot.as_ref().map(|sp| sp.file.metadata().unwrap().ino())
         };

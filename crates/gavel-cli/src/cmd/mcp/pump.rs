@@ -243,16 +243,11 @@ impl Shared {
                 );
             }
             Line::Scalar => self.to_server(line, terminated),
-            Line::Object(m) => {
-                match self.handle_message(&m) {
-                    Step::Forward => self.to_server(line, terminated),
-                    Step::Reply(r) => self.to_client(&r, true),
-                    Step::Drop => {}
-                }
-                // the message has gone on: the file of the next receipt is made while
-                // the server (or the client) answers
-                self.gate.prepare_receipt();
-            }
+            Line::Object(m) => match self.handle_message(&m) {
+                Step::Forward => self.to_server(line, terminated),
+                Step::Reply(r) => self.to_client(&r, true),
+                Step::Drop => {}
+            },
             Line::Batch(elements) => {
                 let mut kept: Vec<&[u8]> = Vec::with_capacity(elements.len());
                 let mut replies: Vec<Vec<u8>> = Vec::new();
@@ -290,7 +285,6 @@ impl Shared {
                 }
                 if !changed {
                     self.to_server(line, terminated);
-                    self.gate.prepare_receipt();
                     return;
                 }
                 if !kept.is_empty() {
@@ -300,7 +294,6 @@ impl Shared {
                     let refs: Vec<&[u8]> = replies.iter().map(Vec::as_slice).collect();
                     self.to_client(&jsonrpc::batch(&refs), true);
                 }
-                self.gate.prepare_receipt();
             }
         }
     }
@@ -311,7 +304,12 @@ impl Shared {
         let mut buf = Vec::new();
         loop {
             match read_line(&mut r, &mut buf, self.opts.max_line) {
-                Ok(Read::Line { terminated }) => self.client_line(&buf, terminated),
+                Ok(Read::Line { terminated }) => {
+                    self.client_line(&buf, terminated);
+                    // the line has gone on: the file of the next receipt is made while
+                    // the server (or the client) answers
+                    self.gate.prepare_receipt();
+                }
                 Ok(Read::TooLong { len }) => {
                     note(&format!(
                         "dropped a client message of {len} bytes (over --max-message-bytes {}); answered with an error",
