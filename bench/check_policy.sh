@@ -29,10 +29,7 @@ gavel=$(scripts/build-release)
 bench_dir=${BENCH_DIR:-$target/bench-check}
 mkdir -p "$bench_dir"
 tmp=$(mktemp -d "$bench_dir/run.XXXXXX")
-# $tmp stays on purpose, like all on-disk state of the benchmarks: after thousands of
-# receipts are deleted, allocating a file on this disk (ext4 without a journal) takes ~1
-# ms instead of 20 us for a minute or two, which would land on whatever is measured
-# next. Remove target/bench-* when done.
+# $tmp stays, as all benchmarks' receipts do (why: bench/exec.sh)
 "$gavel" keys generate --out "$tmp/operator.pem" >/dev/null
 ctx='{"agent_did":"did:mesh:gavel-demo-agent"}'
 export GAVEL_HOME="$tmp/state"

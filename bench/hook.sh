@@ -35,10 +35,7 @@ hook=("$gavel" --state-dir "$state" hook --agent claude-code --policy "$policy")
 # reference only: the same process with its state on tmpfs, where fsync costs
 # nothing (not durable), to tell the process's own cost from the disk's
 shm_state=$(mktemp -d /dev/shm/gavel-bench-hook.XXXXXX)
-# $state stays on purpose, like all on-disk state of the benchmarks: after thousands of
-# receipts are deleted, allocating a file on this disk (ext4 without a journal) takes ~1
-# ms instead of 20 us for a minute or two, which would land on whatever is measured
-# next. Remove target/bench-* when done.
+# $state stays, as all benchmarks' receipts do (why: bench/exec.sh)
 trap 'rm -rf "$shm_state"' EXIT
 hook_shm=("$gavel" --state-dir "$shm_state" hook --agent claude-code --policy "$policy")
 python_hook=(python3 "$root/bench/hook_python.py" "$policy")

@@ -26,10 +26,7 @@ run() {
     python3 "$root/bench/mcp_calls.py" --gavel "$gavel" --policy-dir "$policy" \
         --state-dir "$state" --n "$n" --rounds "$rounds" "$@" -- "${server[@]}"
     printf 'receipts written: %s (in %s)\n' "$(find "$state/receipts" -name '*.json' | wc -l)" "$state" >&2
-    # $state stays on purpose, like all on-disk state of the benchmarks: after thousands
-    # of receipts are deleted, allocating a file on this disk (ext4 without a journal)
-    # takes ~1 ms instead of 20 us for a minute or two, which would land on whatever is
-    # measured next. Remove target/bench-* when done.
+    # $state stays, as all benchmarks' receipts do (why: bench/exec.sh)
 }
 
 # The floor under any durable receipt, on this disk right now (bench/disk_probe.py).
