@@ -7,7 +7,9 @@
 # receipt and of its directory), side by side in ONE hyperfine run with plain
 # /bin/true, `bwrap --ro-bind / / /bin/true` and `nono run -r /tmp -- /bin/true`,
 # then the same commands interleaved round by round (bench/interleaved.py), which
-# is where the ratios between them are read on a shared machine. Then the peak RSS of the gavel process (GNU time's %M: ru_maxrss of gavel and of the
+# is where the ratios between them are read on a shared machine, together with the
+# floor (bench/floor.c: the same two writes and /bin/true with none of gavel's work).
+# Then the peak RSS of the gavel process (GNU time's %M: ru_maxrss of gavel and of the
 # /bin/true it reaped, i.e. gavel's own peak).
 #
 # The receipts directory is a fresh temporary directory on disk (under BENCH_DIR), never
@@ -28,8 +30,9 @@
 # usage: bench/exec.sh [RUNS]       (default 300)
 # env:   CARGO_TARGET_DIR (default target), BENCH_DIR (default $CARGO_TARGET_DIR/bench-exec),
 #        BENCH_RT=1 (real-time scheduling for the measurement, needs root)
-# needs: hyperfine, bwrap, nono 0.81.0, GNU time, python3 (installed when missing:
-#        apt-get for hyperfine, bubblewrap and time; cargo install for nono-cli)
+# needs: hyperfine, bwrap, nono 0.81.0, GNU time, python3, a C compiler with glibc's
+#        static libraries (installed when missing: apt-get for hyperfine, bubblewrap,
+#        time and gcc; cargo install for nono-cli)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -41,6 +44,7 @@ need_apt=()
 command -v hyperfine >/dev/null 2>&1 || need_apt+=(hyperfine)
 command -v bwrap >/dev/null 2>&1 || need_apt+=(bubblewrap)
 [ -x /usr/bin/time ] || need_apt+=(time)
+command -v cc >/dev/null 2>&1 || need_apt+=(gcc libc6-dev)
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "bench/exec.sh: installing ${need_apt[*]}" >&2
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
@@ -86,6 +90,13 @@ gavel_exec_static="$gavel_static --state-dir $state exec --profile-name read-onl
 # gavel's own work without the disk's fsync latency
 shm=$(mktemp -d /dev/shm/gavel-bench-exec.XXXXXX)
 gavel_exec_shm="$gavel_static --state-dir $state exec --profile-name read-only --policy-dir $policy --receipts-dir $shm/receipts -- /bin/true"
+# the floor (bench/floor.c): /bin/true between two receipt-sized writes and nothing
+# else, built like the shipped gavel (static-pie on glibc), in three modes: nothing
+# written; two appends made durable the way gavel's store makes them (four flushes);
+# two in-place rewrites with one flush each (the least two durable writes cost here)
+floor="$tmp/floor"
+cc -O2 -static-pie -fPIE -o "$floor" bench/floor.c
+mkdir -p "$tmp/floor-store" "$tmp/floor-minimal"
 # must run /bin/true (exit 0), not be denied (126) or refused (125)
 $gavel_exec
 $gavel_exec_static
@@ -116,12 +127,15 @@ fi
 # the same commands interleaved (bench/interleaved.py): each round runs each once, so
 # that the machine's drift during the run falls on all of them alike (not nono: it
 # would make each round 20 times longer, for a ratio hyperfine already gives far from
-# its threshold)
+# its threshold), with the floor beside them
 "${rt[@]}" python3 bench/interleaved.py "$((runs * 2 / 3))" \
     "gavel exec durable=$gavel_exec_static" \
     "gavel exec tmpfs=$gavel_exec_shm" \
     "/bin/true=/bin/true" \
-    "bwrap=bwrap --ro-bind / / /bin/true" | tee "$bench_dir/exec-interleaved.txt"
+    "bwrap=bwrap --ro-bind / / /bin/true" \
+    "floor, nothing written=$floor none $tmp" \
+    "floor, 2 appends as the store=$floor store $tmp/floor-store" \
+    "floor, 2 minimal durable writes=$floor minimal $tmp/floor-minimal" | tee "$bench_dir/exec-interleaved.txt"
 
 # peak RSS of gavel exec (the shipped build), 30 runs
 rss="$bench_dir/exec-rss.txt"
