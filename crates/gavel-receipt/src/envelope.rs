@@ -9,6 +9,10 @@ use crate::keys::OperatorKey;
 
 /// The receipt format gavel emits, written into every payload as `spec`.
 pub const SPEC: &str = "draft-farley-acta-signed-receipts-04";
+/// `type` of a decision receipt (receipts.md section 2).
+pub const DECISION_TYPE: &str = "gavel:decision";
+/// `type` of an execution receipt (receipts.md section 5).
+pub const EXECUTION_TYPE: &str = "gavel:execution";
 
 /// The signature algorithm name in the envelope.
 pub const ALG: &str = "EdDSA";

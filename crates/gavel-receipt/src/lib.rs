@@ -20,7 +20,9 @@ pub mod time;
 pub mod verify;
 
 pub use digest::{PayloadDigest, payload_digest, policy_digest};
-pub use envelope::{Envelope, SPEC, Signed, receipt_hash, sign_payload};
+pub use envelope::{
+    DECISION_TYPE, EXECUTION_TYPE, Envelope, SPEC, Signed, receipt_hash, sign_payload,
+};
 pub use keys::{KeyError, OperatorKey, TrustedKey, kid_for};
 pub use verify::{
     Cause, ChainReport, Input, Order, ReceiptReport, Status, VerifyOptions, verify_chain,

@@ -568,3 +568,25 @@ fn legacy_receipts_are_named_not_accepted() {
     assert_outcome(&r, Status::Invalid, Cause::UnknownShape);
     assert!(r.receipts[0].detail.as_ref().unwrap().contains("legacy"));
 }
+
+#[test]
+fn a_decision_without_policy_digest_fails_the_policy_comparison() {
+    let k = key();
+    let mut p = decision_payload(1, None, &k);
+    let good = p["policy_digest"].as_str().unwrap().to_owned();
+    p.remove("policy_digest");
+    let r = serde_json::to_value(sign_payload(p, &k).unwrap().envelope).unwrap();
+    // without a policy to compare with, the receipt is valid
+    assert_eq!(
+        verify_receipt(input("r.json", &r), &opts(trusted(&k))).status,
+        Status::Valid
+    );
+    // with one, it cannot be shown to come from it
+    let mut o = opts(trusted(&k));
+    o.expected_policy_digest = Some(good);
+    assert_outcome(
+        &verify_receipt(input("r.json", &r), &o),
+        Status::Invalid,
+        Cause::DigestMismatch,
+    );
+}

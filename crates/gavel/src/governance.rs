@@ -10,7 +10,7 @@ use std::time::Instant;
 use gavel_policy::{CedarShape, PolicySet, Request, Verdict};
 use gavel_receipt::envelope::{Envelope, Signed};
 use gavel_receipt::keys::OperatorKey;
-use gavel_receipt::{SPEC, payload_digest, sign_payload};
+use gavel_receipt::{DECISION_TYPE, EXECUTION_TYPE, SPEC, payload_digest, sign_payload};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
@@ -408,7 +408,7 @@ impl Governance {
             .map(|s| json!(s));
         let d = decision;
         let payload = payload_of([
-            ("type", Some(json!("gavel:decision"))),
+            ("type", Some(json!(DECISION_TYPE))),
             ("spec", Some(json!(SPEC))),
             ("issuer_id", Some(json!(key.kid()))),
             ("issued_at", Some(json!(gavel_receipt::time::now_millis()))),
@@ -467,7 +467,7 @@ impl Governance {
         let key = self.signer.as_ref().ok_or(GovernanceError::NoSigner)?;
         Ok(self.store.append(key.kid(), |sequence, previous| {
             let mut payload = payload_of([
-                ("type", Some(json!("gavel:execution"))),
+                ("type", Some(json!(EXECUTION_TYPE))),
                 ("spec", Some(json!(SPEC))),
                 ("issuer_id", Some(json!(key.kid()))),
                 ("issued_at", Some(json!(gavel_receipt::time::now_millis()))),
