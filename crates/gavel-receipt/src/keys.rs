@@ -244,8 +244,10 @@ pub fn parse_trusted_keys(text: &str) -> Result<Vec<TrustedKey>, KeyError> {
         return Ok(vec![TrustedKey::new(op.verifying_key())?]);
     }
     if t.starts_with('{') {
-        let v: Value =
-            serde_json::from_str(t).map_err(|e| KeyError::Jwk(format!("is not JSON: {e}")))?;
+        // strict: a member named twice (two `x`, two `valid_until`) would otherwise be
+        // read as whichever came last, and a trust anchor must not be ambiguous
+        let v: Value = crate::jcs::parse_strict(t.as_bytes())
+            .map_err(|e| KeyError::Jwk(format!("is not JSON: {e}")))?;
         if let Some(keys) = v.get("keys") {
             let keys = keys
                 .as_array()
@@ -442,6 +444,27 @@ mod tests {
             parse_trusted_keys(&hex::encode(identity)),
             Err(KeyError::Weak(_))
         ));
+    }
+
+    #[test]
+    fn a_member_named_twice_makes_the_key_file_malformed() {
+        let vk = OperatorKey::parse(RFC8032_SEED).unwrap().verifying_key();
+        let x = public_jwk(&vk, "k1")["x"].as_str().unwrap().to_owned();
+        let one = format!(r#"{{"kty":"OKP","crv":"Ed25519","x":"{x}"}}"#);
+        assert!(parse_trusted_keys(&one).is_ok());
+        let other = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo";
+        for dup in [
+            format!(r#"{{"kty":"OKP","crv":"Ed25519","x":"{other}","x":"{x}"}}"#),
+            format!(
+                r#"{{"keys":[{{"kty":"OKP","crv":"Ed25519","x":"{x}","valid_until":"2020-01-01T00:00:00Z","valid_until":"2099-01-01T00:00:00Z"}}]}}"#
+            ),
+            format!(r#"{{"keys":[],"keys":[{one}]}}"#),
+        ] {
+            assert!(
+                matches!(parse_trusted_keys(&dup), Err(KeyError::Jwk(_))),
+                "{dup} accepted"
+            );
+        }
     }
 
     #[test]
