@@ -345,24 +345,75 @@ fn a_receipts_directory_that_is_not_a_chain() {
         "{}",
         stderr(&o)
     );
-    assert_eq!(
-        fs::read_dir(&d)
-            .unwrap()
-            .filter(|e| !e
-                .as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .starts_with('.'))
-            .count(),
-        1
-    );
+    // not even a lock file was left in it
+    assert_eq!(entries(&d), ["holiday.jpg"]);
     // a file where the directory should be
     let f = env.home().join("afile");
     fs::write(&f, "x").unwrap();
     let o = env.check("shell:ls", &["--receipts-dir", f.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     assert_one_line_error(&o);
+}
+
+/// The names in `dir`, sorted (dot files included).
+fn entries(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_refused_first_run_creates_no_key_and_writes_nothing() {
+    // no operator key yet: the first signing use would create one, but a request the
+    // decision refuses as bad input must leave the state directory as it was
+    let env = Env::new();
+    let foreign = env.home().join("foreign");
+    fs::create_dir(&foreign).unwrap();
+    fs::write(foreign.join("notes.txt"), "x").unwrap();
+    let file = env.home().join("afile");
+    fs::write(&file, "x").unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["--context", r#"{"agent_did": 5}"#],
+            "agent_did must be a string",
+        ),
+        (
+            vec!["--receipts-dir", foreign.to_str().unwrap()],
+            "is not a gavel chain",
+        ),
+        (vec!["--receipts-dir", file.to_str().unwrap()], "afile"),
+    ];
+    for (extra, msg) in cases {
+        let o = env.check("shell:ls", &extra);
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {}", stderr(&o));
+        assert_one_line_error(&o);
+        assert!(stderr(&o).contains(msg), "{msg}: {}", stderr(&o));
+        assert_eq!(entries(env.home()), ["afile", "foreign"], "{extra:?}");
+        assert_eq!(entries(&foreign), ["notes.txt"]);
+    }
+    // a corrupt trust store is refused before the key is made, too
+    fs::write(env.home().join("trust.json"), "garbage").unwrap();
+    let o = env.check("shell:ls", &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_one_line_error(&o);
+    assert_eq!(entries(env.home()), ["afile", "foreign", "trust.json"]);
+    // a chain signed by a key that no longer exists cannot be continued by a new one
+    let other = Env::new();
+    assert_eq!(other.check("shell:ls", &[]).status.code(), Some(0));
+    fs::remove_file(env.home().join("trust.json")).unwrap();
+    let o = env.check(
+        "shell:ls",
+        &["--receipts-dir", other.receipts().to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("a new key"), "{}", stderr(&o));
+    assert_eq!(entries(env.home()), ["afile", "foreign"]);
+    // and a good request then creates the key and its chain
+    assert_eq!(env.check("shell:ls", &[]).status.code(), Some(0));
+    assert!(env.home().join("keys/issuer.pem").is_file());
 }
 
 fn require_root() {

@@ -38,6 +38,22 @@ pub(crate) fn lock_file(path: &Path, mode: u32) -> io::Result<File> {
             .custom_flags(libc::O_CLOEXEC),
         path,
     )?;
+    flock_exclusive(f)
+}
+
+/// Like [`lock_file`], but only when `path` exists: creates nothing (NotFound when
+/// the file or its directory is missing).
+pub(crate) fn lock_existing_file(path: &Path) -> io::Result<File> {
+    let f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(path)?;
+    flock_exclusive(f)
+}
+
+/// Takes an exclusive `flock` on `f`, waiting for it.
+fn flock_exclusive(f: File) -> io::Result<File> {
     loop {
         // SAFETY: flock on a descriptor we own; no memory is passed.
         if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } == 0 {

@@ -213,6 +213,32 @@ impl GovernanceBuilder {
         self.receipts_dir = d;
         self
     }
+    /// What [`Governance::decide`] would refuse as bad input, found without writing
+    /// anything: the request (`context.agent_did`), the agent's trust score, and
+    /// whether the receipts directory takes a receipt of the signer set here (none
+    /// set: of a key yet to be created, so only a missing or empty directory will do).
+    /// For a caller about to create the operator key on first use, so that a request
+    /// that would be refused leaves no key behind.
+    pub fn preflight(&self, req: &DecisionRequest<'_>) -> Result<(), GovernanceError> {
+        let probe = GovernanceBuilder {
+            policy: Arc::clone(&self.policy),
+            signer: None,
+            backend: self.backend,
+            ring: self.ring,
+            trust_threshold: self.trust_threshold,
+            state: self.state.clone(),
+            receipts_dir: self.receipts_dir.clone(),
+        }
+        .build();
+        probe.evaluate(req)?;
+        if req.sign {
+            probe
+                .store
+                .check_appendable(self.signer.as_ref().map(OperatorKey::kid))?;
+        }
+        Ok(())
+    }
+
     /// Done.
     pub fn build(self) -> Governance {
         let receipts = self.receipts_dir.unwrap_or_else(|| self.state.receipts());

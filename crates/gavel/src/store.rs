@@ -326,7 +326,7 @@ impl ReceiptStore {
         F: FnOnce(u64, Option<&str>) -> Result<Signed, String>,
     {
         // (the lock file's opening creates the directory when it is missing)
-        let lock = self.lock()?;
+        let lock = self.lock_for_append(issuer)?;
         let tip = self.tip_locked(&lock)?;
         if let Some(t) = &tip
             && t.issuer != issuer
@@ -367,18 +367,68 @@ impl ReceiptStore {
         })
     }
 
-    /// The current tip (last receipt), or `None` for an empty chain. Takes the lock.
+    /// The current tip (last receipt), or `None` for an empty chain. Takes the lock
+    /// when the directory has one; creates nothing.
     pub fn tip(&self) -> Result<Option<Tip>, StoreError> {
-        if !self.dir.exists() {
-            return Ok(None);
+        match self.existing_lock()? {
+            Some(lock) => self.tip_locked(&lock),
+            None => self.scan_if_present(),
         }
-        let lock = self.lock()?;
-        self.tip_locked(&lock)
     }
 
-    fn lock(&self) -> Result<File, StoreError> {
+    /// Whether an append signed by `issuer` would be refused because of what the
+    /// directory holds, found without writing anything: a missing directory (it will
+    /// be made) or an empty one is fine, as is a chain of `issuer`; anything else is
+    /// the error the append would return. `None` stands for an issuer that does not
+    /// exist yet (an operator key about to be created), which can continue no chain.
+    /// Reads the whole directory when it has no lock file yet, else only the tip.
+    pub fn check_appendable(&self, issuer: Option<&str>) -> Result<(), StoreError> {
+        let tip = self.tip()?;
+        match (tip, issuer) {
+            (None, _) => Ok(()),
+            (Some(t), Some(ours)) if t.issuer == ours => Ok(()),
+            (Some(t), ours) => Err(StoreError::ForeignIssuer {
+                dir: self.dir.clone(),
+                theirs: t.issuer,
+                ours: ours.unwrap_or("a new key (none exists yet)").to_owned(),
+            }),
+        }
+    }
+
+    /// The lock for an append. A directory without a lock file (new, or never written
+    /// by gavel) is first checked without writing anything, so that one holding
+    /// something other than a chain of `issuer` is refused before `.lock` would be
+    /// created in it.
+    fn lock_for_append(&self, issuer: &str) -> Result<File, StoreError> {
+        if let Some(lock) = self.existing_lock()? {
+            return Ok(lock);
+        }
+        self.check_appendable(Some(issuer))?;
         let path = self.dir.join(LOCK);
         crate::fsutil::lock_file(&path, 0o644).map_err(self.err(&path))
+    }
+
+    /// The directory's lock file, opened and locked; `None` when it has none (or the
+    /// directory does not exist).
+    fn existing_lock(&self) -> Result<Option<File>, StoreError> {
+        let path = self.dir.join(LOCK);
+        match crate::fsutil::lock_existing_file(&path) {
+            Ok(f) => Ok(Some(f)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => Err(StoreError::NotAChain {
+                dir: self.dir.clone(),
+                why: "it, or a directory above it, is a file".into(),
+            }),
+            Err(e) => Err(self.err(&path)(e)),
+        }
+    }
+
+    /// [`ReceiptStore::scan`], with a missing directory being an empty chain.
+    fn scan_if_present(&self) -> Result<Option<Tip>, StoreError> {
+        match fs::symlink_metadata(&self.dir) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            _ => self.scan(),
+        }
     }
 
     /// Writes `bytes` into the anonymous file, fsyncs it, links it as `path` and
@@ -728,6 +778,68 @@ mod tests {
         let e = s.append(b.kid(), signer(&b)).unwrap_err();
         assert!(matches!(e, StoreError::ForeignIssuer { .. }), "{e}");
         assert!(!dir.path().join(file_name(2)).exists());
+    }
+
+    #[test]
+    fn what_is_not_a_chain_of_ours_is_refused_before_anything_is_created() {
+        let k = OperatorKey::generate().unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let names = |d: &Path| {
+            let mut v: Vec<String> = fs::read_dir(d)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        // a directory of other things: no lock file is left in it
+        let foreign = tmp.path().join("foreign");
+        fs::create_dir(&foreign).unwrap();
+        fs::write(foreign.join("notes.txt"), b"x").unwrap();
+        let s = ReceiptStore::new(&foreign);
+        assert!(matches!(s.tip(), Err(StoreError::NotAChain { .. })));
+        assert!(matches!(
+            s.check_appendable(Some(k.kid())),
+            Err(StoreError::NotAChain { .. })
+        ));
+        assert!(matches!(
+            s.append(k.kid(), signer(&k)),
+            Err(StoreError::NotAChain { .. })
+        ));
+        assert_eq!(names(&foreign), ["notes.txt"]);
+        // a file where the directory should be
+        let file = tmp.path().join("afile");
+        fs::write(&file, b"x").unwrap();
+        let s = ReceiptStore::new(&file);
+        assert!(matches!(
+            s.append(k.kid(), signer(&k)),
+            Err(StoreError::NotAChain { .. })
+        ));
+        // a missing directory is an empty chain, and looking at it creates nothing
+        let missing = tmp.path().join("missing");
+        let s = ReceiptStore::new(&missing);
+        assert_eq!(s.tip().unwrap(), None);
+        s.check_appendable(None).unwrap();
+        assert!(!missing.exists());
+        // a chain (here without its lock file, as when copied): continued only by its
+        // own issuer, and neither a foreign key nor a key yet to be made leaves a trace
+        s.append(k.kid(), signer(&k)).unwrap();
+        fs::remove_file(missing.join(LOCK)).unwrap();
+        let other = OperatorKey::generate().unwrap();
+        let fresh = ReceiptStore::new(&missing);
+        for issuer in [Some(other.kid()), None] {
+            assert!(matches!(
+                fresh.check_appendable(issuer),
+                Err(StoreError::ForeignIssuer { .. })
+            ));
+        }
+        assert!(matches!(
+            fresh.append(other.kid(), signer(&other)),
+            Err(StoreError::ForeignIssuer { .. })
+        ));
+        assert_eq!(names(&missing), [file_name(1)]);
+        fresh.check_appendable(Some(k.kid())).unwrap();
+        assert_eq!(fresh.append(k.kid(), signer(&k)).unwrap().sequence, 2);
     }
 
     #[test]

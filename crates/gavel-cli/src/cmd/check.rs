@@ -5,7 +5,7 @@ use gavel::StateDir;
 use gavel::governance::DecisionRequest;
 
 use super::common::{
-    PolicyArgs, SignArgs, existing_key, operator_key_or, parse_context, stderr_is_terminal,
+    PolicyArgs, SignArgs, existing_key, operator_key_for, parse_context, stderr_is_terminal,
 };
 use crate::failure::CmdResult;
 
@@ -39,14 +39,15 @@ pub fn run(state: &StateDir, args: &CheckArgs) -> CmdResult {
         .then(|| existing_key(state, args.sign.key.as_ref()))
         .flatten();
     let policy = args.policy.load_cached(state, early_key.as_ref())?;
-    let mut builder = args.sign.governance(state, policy);
-    if !args.no_sign {
-        builder = builder.signer(operator_key_or(early_key, state, args.sign.key.as_ref())?);
-    }
-    let gov = builder.build();
     let mut req = DecisionRequest::new(&args.action, &context);
     req.resource = args.resource.as_deref();
     req.sign = !args.no_sign;
+    let mut builder = args.sign.governance(state, policy);
+    if !args.no_sign {
+        let key = operator_key_for(early_key, state, args.sign.key.as_ref(), &builder, &req)?;
+        builder = builder.signer(key);
+    }
+    let gov = builder.build();
     let decision = gov.decide(&req)?;
     let text = if args.json {
         serde_json::to_string(&decision)

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use gavel::Governance;
-use gavel::governance::{GovernanceBuilder, SandboxBackend};
+use gavel::governance::{DecisionRequest, GovernanceBuilder, SandboxBackend};
 use gavel::{StateDir, keyfile};
 use gavel_policy::{PolicySet, RuleCache};
 use gavel_receipt::jcs::json_kind;
@@ -129,6 +129,31 @@ pub fn operator_key_or(
     key: Option<&PathBuf>,
 ) -> Result<OperatorKey, Failure> {
     early.map_or_else(|| operator_key(state, key), Ok)
+}
+
+/// Like [`operator_key_or`] for a command about to decide on `req` with a governance
+/// built from `builder`: when the state directory's key would be created now (first
+/// use), `builder.preflight(req)` runs first, so that a request the decision would
+/// refuse as bad input (a malformed context, an unreadable trust store, a receipts
+/// directory that is not a chain gavel may continue) leaves no key behind.
+pub fn operator_key_for(
+    early: Option<OperatorKey>,
+    state: &StateDir,
+    key: Option<&PathBuf>,
+    builder: &GovernanceBuilder,
+    req: &DecisionRequest<'_>,
+) -> Result<OperatorKey, Failure> {
+    // only when the key would be created: one that exists but does not load (mode,
+    // format) is reported as such by `operator_key`
+    let to_create =
+        early.is_none() && key.is_none() && std::fs::symlink_metadata(state.default_key()).is_err();
+    if to_create && let Err(refused) = builder.preflight(req) {
+        // another gavel may have made the key (and its first receipt) since `early`
+        // was looked for: then nothing is created here, and the decision checks the
+        // request itself
+        return existing_key(state, None).ok_or_else(|| refused.into());
+    }
+    operator_key_or(early, state, key)
 }
 
 /// The operator key: `--key`, else the state directory's, created (and announced on

@@ -97,7 +97,7 @@ use gavel::governance::{Decision, DecisionRequest, ExecutionRecord, Governance, 
 use gavel_policy::{AgentAction, CedarShape, Engine};
 use gavel_sandbox::{Options, Profile, SandboxError, find_nono, passable_fd, resolve_executable};
 
-use super::common::{PolicyArgs, SignArgs, existing_key, operator_key_or, parse_context};
+use super::common::{PolicyArgs, SignArgs, existing_key, operator_key_for, parse_context};
 use crate::failure::{CmdResult, EXIT_EXEC_DENIED, EXIT_EXEC_GAVEL_ERROR, Failure};
 
 /// The variable that simulates an older (or absent) Landlock ABI.
@@ -347,9 +347,27 @@ pub fn run(state: &StateDir, args: &ExecArgs) -> CmdResult {
     // 2. build the sandbox and start the child: it confines itself (setsid, fds,
     // no_new_privs, Landlock, seccomp) and then waits before execve, so its setup runs
     // while the decision is made durable. Nothing of the command runs before step 3.
-    let key = operator_key_or(early_key, state, args.sign.key.as_ref())
-        .map_err(|f| gavel_error(f.message))?;
-    let gov = args.sign.governance(state, policy).signer(key).build();
+    let decision_req = DecisionRequest {
+        action: &req.action,
+        context: &req.context,
+        resource: None,
+        shape: CedarShape::Agent {
+            action: AgentAction::Exec,
+            resource_id: &req.tool_name,
+        },
+        tool_name: Some(&req.tool_name),
+        sign: true,
+    };
+    let builder = args.sign.governance(state, policy);
+    let key = operator_key_for(
+        early_key,
+        state,
+        args.sign.key.as_ref(),
+        &builder,
+        &decision_req,
+    )
+    .map_err(|f| gavel_error(f.message))?;
+    let gov = builder.signer(key).build();
     // From here on a signal sent to gavel is for the command: it stays blocked until the
     // forwarding handlers are in place (once the child has exec'd), then is forwarded.
     let mask = launch::block_forwarded();
@@ -370,17 +388,7 @@ pub fn run(state: &StateDir, args: &ExecArgs) -> CmdResult {
 
     // 3. decide (signed, durable before anything runs); a waiting child that is not
     // released exits without running anything
-    let decided = gov.decide(&DecisionRequest {
-        action: &req.action,
-        context: &req.context,
-        resource: None,
-        shape: CedarShape::Agent {
-            action: AgentAction::Exec,
-            resource_id: &req.tool_name,
-        },
-        tool_name: Some(&req.tool_name),
-        sign: true,
-    });
+    let decided = gov.decide(&decision_req);
     let decision = match decided {
         Ok(d) if d.allowed => d,
         other => {
