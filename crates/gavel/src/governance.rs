@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 use crate::audit::{AuditEntry, AuditError, AuditLog};
 use crate::state::StateDir;
 use crate::store::{Appended, ReceiptStore, StoreError, payload_of};
-use crate::trust::{TrustError, TrustStore};
+use crate::trust::{TrustError, TrustStore, round_score};
 
 /// Who confines the governed process (receipts.md section 2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -271,10 +271,6 @@ pub struct Governance {
 /// Default trust threshold (policy.md section 4).
 pub const DEFAULT_TRUST_THRESHOLD: f64 = 0.5;
 
-fn round6(x: f64) -> f64 {
-    (x * 1e6).round() / 1e6
-}
-
 fn number(x: f64) -> Value {
     serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
 }
@@ -453,7 +449,7 @@ impl Governance {
             ("policy_engine", Some(json!(self.policy.engine().as_str()))),
             ("policy_digest", Some(json!(d.policy_digest))),
             ("agent_id", Some(json!(d.agent_id))),
-            ("trust_score", Some(number(round6(d.trust_score)))),
+            ("trust_score", Some(number(round_score(d.trust_score)))),
             ("ring", Some(json!(d.ring))),
             ("sandbox_backend", Some(json!(d.sandbox_backend))),
             (

@@ -9,6 +9,14 @@ use crate::fsutil;
 /// Default score of an agent never adjusted.
 pub const DEFAULT_SCORE: f64 = 1.0;
 
+/// A score as gavel keeps, decides on and signs it: rounded to 6 decimals (the
+/// precision receipts.md gives `trust_score`), so that steps like 50 x -0.01 land on
+/// 0.5, not 0.49999999999999956, and the score a decision compared with its threshold
+/// is exactly the one its receipt records.
+pub fn round_score(x: f64) -> f64 {
+    (x * 1e6).round() / 1e6
+}
+
 /// Why trust scores could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum TrustError {
@@ -56,12 +64,16 @@ impl TrustStore {
         read(&self.path)
     }
 
-    /// The score of `agent_did` (1.0 when never adjusted).
+    /// The score of `agent_did` (1.0 when never adjusted), rounded by [`round_score`]
+    /// (a file written before scores were rounded may hold more digits).
     pub fn score(&self, agent_did: &str) -> Result<f64, TrustError> {
-        Ok(self.all()?.get(agent_did).copied().unwrap_or(DEFAULT_SCORE))
+        Ok(round_score(
+            self.all()?.get(agent_did).copied().unwrap_or(DEFAULT_SCORE),
+        ))
     }
 
-    /// Adds `delta` to the score of `agent_did`, clamped to [0, 1]; returns the new score.
+    /// Adds `delta` to the score of `agent_did`, clamped to [0, 1] and rounded by
+    /// [`round_score`]; returns the new score.
     pub fn adjust(&self, agent_did: &str, delta: f64) -> Result<f64, TrustError> {
         if !delta.is_finite() {
             return Err(TrustError::BadDelta(delta));
@@ -73,7 +85,7 @@ impl TrustStore {
         })?;
         let mut scores = read(&self.path)?;
         let current = scores.get(agent_did).copied().unwrap_or(DEFAULT_SCORE);
-        let new = (current + delta).clamp(0.0, 1.0);
+        let new = round_score((round_score(current) + delta).clamp(0.0, 1.0));
         scores.insert(agent_did.to_owned(), new);
         let mut bytes = serde_json::to_vec_pretty(&scores).map_err(|e| TrustError::Corrupt {
             path: self.path.clone(),
@@ -133,6 +145,30 @@ mod tests {
             t2.adjust("did:a", f64::NAN),
             Err(TrustError::BadDelta(_))
         ));
+    }
+
+    #[test]
+    fn scores_are_kept_to_six_decimals() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = TrustStore::new(dir.path().join("trust.json"));
+        let mut last = 1.0;
+        for _ in 0..50 {
+            last = t.adjust("did:x", -0.01).unwrap();
+        }
+        // without rounding: 0.49999999999999956
+        assert_eq!(last, 0.5);
+        assert_eq!(t.score("did:x").unwrap(), 0.5);
+        assert_eq!(t.adjust("did:y", -0.3).unwrap(), 0.7);
+        assert_eq!(t.adjust("did:y", -0.0000004).unwrap(), 0.7);
+        // a file written with more digits is read rounded, and adjusted from there
+        std::fs::write(
+            dir.path().join("trust.json"),
+            r#"{"did:x": 0.49999999999999956, "did:z": 0.1234567}"#,
+        )
+        .unwrap();
+        assert_eq!(t.score("did:x").unwrap(), 0.5);
+        assert_eq!(t.score("did:z").unwrap(), 0.123457);
+        assert_eq!(t.adjust("did:z", 0.1).unwrap(), 0.223457);
     }
 
     #[test]
