@@ -167,6 +167,36 @@ fn a_chain_continues_across_runs_and_no_sign_does_not_advance_it() {
 }
 
 #[test]
+fn a_torn_audit_line_costs_only_itself() {
+    let env = Env::new();
+    for a in ["shell:ls", "shell:git"] {
+        assert_eq!(env.check(a, &[]).status.code(), Some(0));
+    }
+    // a crash tore the last write: half a line, no newline
+    let path = env.home().join("audit.jsonl");
+    let text = fs::read_to_string(&path).unwrap();
+    let second = text.lines().nth(1).unwrap();
+    let cut = text.len() - second.len() / 2 - 1;
+    fs::write(&path, &text[..cut]).unwrap();
+    assert_eq!(env.check("shell:cat", &[]).status.code(), Some(0));
+    let o = env.run(&["audit", "--json", "--limit", "0"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).starts_with("gavel: warning: skipped 1 line"),
+        "{}",
+        stderr(&o)
+    );
+    let actions: Vec<String> = json(&o)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(actions, ["shell:ls", "shell:cat"]);
+}
+
+#[test]
 fn first_signing_use_creates_the_key_and_says_so() {
     let env = Env::new();
     let o = env.check("shell:ls", &[]);

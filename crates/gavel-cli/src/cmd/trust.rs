@@ -51,7 +51,19 @@ pub struct AuditArgs {
 }
 
 pub fn audit(state: &StateDir, args: &AuditArgs) -> CmdResult {
-    let entries = AuditLog::new(state.audit()).tail(args.limit)?;
+    let tail = AuditLog::new(state.audit()).tail_reporting(args.limit)?;
+    if let Some(newest) = tail.skipped.first() {
+        let n = tail.skipped.len();
+        eprintln!(
+            "gavel: warning: skipped {n} line{} of the audit log {} that {} not an entry (line {} from the end: {}); a write torn by a crash, or an edit",
+            if n == 1 { "" } else { "s" },
+            state.audit().display(),
+            if n == 1 { "is" } else { "are" },
+            newest.line_from_end,
+            newest.why
+        );
+    }
+    let entries = tail.entries;
     if args.json {
         println!(
             "{}",
