@@ -7,6 +7,7 @@
 //!   (hex, SPKI PEM, PKCS#8 PEM, JWK, JWKS with validity windows).
 //! - [`envelope`]: the `{payload, signature}` envelope, signing, and the chain link hash.
 //! - [`digest`]: `acta-policy-digest-v1` and the request payload digest.
+//! - [`schema`]: the members gavel's own receipt types must have.
 //! - [`verify`]: offline verification of one receipt or a chain, with outcomes
 //!   `valid` / `invalid` / `undecidable` and a named cause.
 //!
@@ -16,6 +17,7 @@ pub mod digest;
 pub mod envelope;
 pub mod jcs;
 pub mod keys;
+pub mod schema;
 pub mod time;
 pub mod verify;
 

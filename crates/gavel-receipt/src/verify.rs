@@ -32,7 +32,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::envelope::{ALG, DECISION_TYPE, chain_hash_from_parts};
+use crate::envelope::{ALG, chain_hash_from_parts};
 use crate::jcs::{self, json_kind};
 use crate::keys::{TrustedKey, kid_for, public_hex};
 
@@ -158,8 +158,8 @@ pub const MAX_RECEIPT_BYTES: usize = 1 << 20;
 pub struct VerifyOptions {
     /// Trusted public keys. Empty: every receipt is at best undecidable.
     pub keys: Vec<TrustedKey>,
-    /// When set, every decision receipt (`type: "gavel:decision"`) must carry this
-    /// `policy_digest`, and any other receipt that carries one must carry this one.
+    /// When set, every receipt that carries a `policy_digest` must carry this one
+    /// (a `gavel:decision` without one is already `unknown_shape`).
     pub expected_policy_digest: Option<String>,
 }
 
@@ -533,9 +533,16 @@ fn stage_value(
         .or_else(|| obj.get("type"))
         .and_then(Value::as_str)
         .map(str::to_owned);
+    if obj.get("v").is_none() && r.receipt_type.is_none() {
+        r.fail(
+            Cause::UnknownShape,
+            "the payload has no type: every receipt names its type (gavel:decision, ...)",
+        );
+        return None;
+    }
     match shape.payload.get("sequence") {
         None => {}
-        Some(v) => match v.as_u64() {
+        Some(v) => match crate::schema::as_count(v) {
             Some(n) if n >= 1 => r.sequence = Some(n),
             _ => {
                 r.fail(
@@ -631,24 +638,17 @@ fn stage_value(
             )),
         }
     }
-    if let Some(expected) = &opts.expected_policy_digest {
-        match shape.payload.get("policy_digest") {
-            Some(found) if found.as_str() != Some(expected.as_str()) => deferred.checks.push((
-                Cause::DigestMismatch,
-                format!("policy_digest {found} differs from the given policy's {expected}"),
-            )),
-            Some(_) => {}
-            // a decision made under no stated policy cannot be bound to the given one
-            None if shape.payload.get("type").and_then(Value::as_str) == Some(DECISION_TYPE) => {
-                deferred.checks.push((
-                    Cause::DigestMismatch,
-                    format!(
-                        "this {DECISION_TYPE} receipt has no policy_digest, so it cannot be shown to come from the given policy ({expected})"
-                    ),
-                ))
-            }
-            None => {}
-        }
+    if let Err(why) = crate::schema::check_gavel_payload(shape.payload) {
+        deferred.checks.push((Cause::UnknownShape, why));
+    }
+    if let Some(expected) = &opts.expected_policy_digest
+        && let Some(found) = shape.payload.get("policy_digest")
+        && found.as_str() != Some(expected.as_str())
+    {
+        deferred.checks.push((
+            Cause::DigestMismatch,
+            format!("policy_digest {found} differs from the given policy's {expected}"),
+        ));
     }
 
     let pending = PendingSig {
@@ -1069,7 +1069,7 @@ fn problem(r: &ReceiptReport, detail: String) -> ChainProblem {
     }
 }
 
-fn is_sha256_ref(s: &str) -> bool {
+pub(crate) fn is_sha256_ref(s: &str) -> bool {
     s.strip_prefix("sha256:").is_some_and(|h| {
         h.len() == 64
             && h.bytes()

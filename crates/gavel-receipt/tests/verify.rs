@@ -570,23 +570,78 @@ fn legacy_receipts_are_named_not_accepted() {
 }
 
 #[test]
-fn a_decision_without_policy_digest_fails_the_policy_comparison() {
+fn a_decision_without_policy_digest_is_not_valid() {
+    // signed by the operator, but bound to no policy: with or without a policy to
+    // compare with, it is not a gavel decision receipt
     let k = key();
     let mut p = decision_payload(1, None, &k);
     let good = p["policy_digest"].as_str().unwrap().to_owned();
     p.remove("policy_digest");
     let r = serde_json::to_value(sign_payload(p, &k).unwrap().envelope).unwrap();
-    // without a policy to compare with, the receipt is valid
-    assert_eq!(
-        verify_receipt(input("r.json", &r), &opts(trusted(&k))).status,
-        Status::Valid
+    assert_outcome(
+        &verify_receipt(input("r.json", &r), &opts(trusted(&k))),
+        Status::Invalid,
+        Cause::UnknownShape,
     );
-    // with one, it cannot be shown to come from it
     let mut o = opts(trusted(&k));
     o.expected_policy_digest = Some(good);
-    assert_outcome(
-        &verify_receipt(input("r.json", &r), &o),
-        Status::Invalid,
-        Cause::DigestMismatch,
+    assert_eq!(
+        verify_receipt(input("r.json", &r), &o).status,
+        Status::Invalid
     );
+}
+
+#[test]
+fn gavel_receipts_must_have_their_members() {
+    let k = key();
+    let signed = |p: serde_json::Map<String, Value>| {
+        serde_json::to_value(sign_payload(p, &k).unwrap().envelope).unwrap()
+    };
+    let base = decision_payload(1, None, &k);
+    // the untouched payload is valid; so are JCS-equal forms of its integers
+    assert_eq!(one(&signed(base.clone())).status, Status::Valid);
+    let mut p = base.clone();
+    p.insert("ring".into(), json!(3.0));
+    p.insert("sequence".into(), json!(1.0));
+    assert_eq!(one(&signed(p)).status, Status::Valid);
+    let broken: Vec<(&str, Option<Value>)> = vec![
+        ("decision", None),
+        ("decision", Some(json!("maybe"))),
+        ("issued_at", None),
+        ("issued_at", Some(json!("yesterday"))),
+        ("type", Some(json!("gavel:evil"))),
+        ("ring", Some(json!(7))),
+        ("sandbox_backend", Some(json!("docker"))),
+        ("trust_score", Some(json!(1.5))),
+        ("policy_digest", Some(json!("sha256:abc"))),
+        ("payload_digest", Some(json!({"hash": "x", "size": 1}))),
+        ("agent_id", Some(json!(7))),
+        ("spec", Some(json!("draft-99"))),
+        ("sequence", Some(json!(1.5))),
+    ];
+    for (member, value) in broken {
+        let mut p = base.clone();
+        match &value {
+            None => {
+                p.remove(member);
+            }
+            Some(v) => {
+                p.insert(member.into(), v.clone());
+            }
+        }
+        let r = one(&signed(p));
+        assert_outcome(&r, Status::Invalid, Cause::UnknownShape);
+        assert!(
+            r.receipts[0]
+                .detail
+                .as_deref()
+                .unwrap_or("")
+                .contains(member),
+            "{member}: {r:#?}"
+        );
+    }
+    // a payload without a type is no receipt of any kind
+    let mut p = base.clone();
+    p.remove("type");
+    assert_outcome(&one(&signed(p)), Status::Invalid, Cause::UnknownShape);
 }

@@ -652,8 +652,9 @@ mod tests {
 
     fn signer(k: &OperatorKey) -> impl Fn(u64, Option<&str>) -> Result<Signed, String> + '_ {
         move |seq, prev| {
+            // a type of the tests' own: the store does not look at what it chains
             let p = payload_of([
-                ("type", Some(json!("gavel:decision"))),
+                ("type", Some(json!("test:entry"))),
                 ("sequence", Some(json!(seq))),
                 ("previousReceiptHash", prev.map(|p| json!(p))),
             ]);
