@@ -194,12 +194,25 @@ fn gavel_main(args: Vec<std::ffi::OsString>) -> u8 {
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => {
+            use clap::error::ErrorKind;
             let code = match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
                 _ if is_exec => EXIT_EXEC_GAVEL_ERROR,
                 _ => EXIT_BAD_INPUT,
             };
-            let _ = e.print();
+            match e.kind() {
+                // help and version are what was asked for, and help on a bare `gavel`
+                // is the answer to a missing subcommand
+                ErrorKind::DisplayHelp
+                | ErrorKind::DisplayVersion
+                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                    let _ = e.print();
+                }
+                _ => eprintln!(
+                    "gavel: error: {}",
+                    usage_error_line(&e.render().to_string(), &args)
+                ),
+            }
             return code as u8;
         }
     };
@@ -223,6 +236,36 @@ fn gavel_main(args: Vec<std::ffi::OsString>) -> u8 {
         }
     };
     u8::try_from(code).unwrap_or(1)
+}
+
+/// clap's usage error as one line (cli.md: errors are one line on stderr): its message
+/// lines joined, then the usage line, pointing at the subcommand's `--help`.
+fn usage_error_line(rendered: &str, args: &[std::ffi::OsString]) -> String {
+    let lines: Vec<&str> = rendered.lines().map(str::trim).collect();
+    let message: Vec<&str> = lines
+        .iter()
+        .copied()
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| !l.is_empty())
+        .collect();
+    let message = message.join(" ");
+    let message = message.strip_prefix("error: ").unwrap_or(&message);
+    let usage = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("Usage:"))
+        .map(|u| format!("; usage: {}", u.trim()))
+        .unwrap_or_default();
+    // a subcommand gavel has, else the top level
+    let known = subcommand(args).filter(|sub| {
+        use clap::CommandFactory;
+        sub.to_str()
+            .is_some_and(|name| Cli::command().find_subcommand(name).is_some())
+    });
+    let help = match known {
+        Some(sub) => format!("gavel {} --help", sub.to_string_lossy()),
+        None => "gavel --help".to_owned(),
+    };
+    format!("{message}{usage} (see `{help}`)")
 }
 
 #[cfg(test)]
@@ -262,6 +305,40 @@ mod tests {
             .collect();
         assert_eq!(got, want);
         assert!(c_args(0, argv.as_ptr()).is_empty());
+    }
+
+    #[test]
+    fn usage_errors_are_one_line() {
+        let args = |v: &[&str]| -> Vec<std::ffi::OsString> { v.iter().map(Into::into).collect() };
+        for (argv, want) in [
+            (
+                &[
+                    "gavel",
+                    "check-policy",
+                    "--policy-dir",
+                    "d",
+                    "--action",
+                    "x",
+                    "--ring",
+                    "4",
+                ][..],
+                "invalid value '4' for '--ring <N>'",
+            ),
+            (
+                &["gavel", "check-policy", "--policy-dir", "d"][..],
+                "the following required arguments were not provided: --action <A>; usage: gavel check-policy",
+            ),
+            (
+                &["gavel", "exec", "--policy-dir", "d", "ls"][..],
+                "unexpected argument 'ls' found; usage: gavel exec",
+            ),
+            (&["gavel", "bogus"][..], "(see `gavel --help`)"),
+        ] {
+            let e = Cli::try_parse_from(args(argv)).unwrap_err();
+            let line = usage_error_line(&e.render().to_string(), &args(argv));
+            assert!(!line.contains('\n'), "{line}");
+            assert!(line.contains(want), "{argv:?}: {line}");
+        }
     }
 
     #[test]
