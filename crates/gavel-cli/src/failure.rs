@@ -41,5 +41,38 @@ impl<E: std::error::Error> From<E> for Failure {
     }
 }
 
+/// `text` as one line of a log: control characters (a newline in an agent's command,
+/// an escape sequence in a file name) are written as escapes, so that what an agent
+/// asked for can neither split a message into lines that look like gavel's own nor
+/// drive the terminal.
+pub fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// A command's outcome: the exit status, or a failure.
 pub type CmdResult = Result<i32, Failure>;
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(one_line("plain text, ünïcode"), "plain text, ünïcode");
+        assert_eq!(
+            one_line("rm -rf /\ngavel: ALLOW everything\r\u{1b}[2J\t."),
+            "rm -rf /\\ngavel: ALLOW everything\\r\\u{1b}[2J\\t."
+        );
+    }
+}

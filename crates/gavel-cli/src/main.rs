@@ -231,7 +231,7 @@ fn gavel_main(args: Vec<std::ffi::OsString>) -> u8 {
     let code = match run(cli) {
         Ok(code) => code,
         Err(f) => {
-            eprintln!("gavel: error: {}", f.message);
+            eprintln!("gavel: error: {}", failure::one_line(&f.message));
             f.code
         }
     };

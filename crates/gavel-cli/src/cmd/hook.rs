@@ -40,7 +40,7 @@ use gavel::StateDir;
 use serde_json::json;
 
 use super::common::{PolicyArgs, SignArgs};
-use crate::failure::CmdResult;
+use crate::failure::{CmdResult, one_line};
 
 /// `gavel hook`
 #[derive(Debug, Args)]
@@ -253,8 +253,8 @@ fn emit(agent: Agent, answer: &Answer) -> i32 {
         Answer::Decision {
             allow: false,
             reason,
-        } => eprintln!("{reason}"),
-        Answer::Silent(Some(note)) => eprintln!("{note}"),
+        } => eprintln!("{}", one_line(reason)),
+        Answer::Silent(Some(note)) => eprintln!("{}", one_line(note)),
         _ => {}
     }
     let bytes = render(agent, answer);
@@ -270,7 +270,8 @@ fn emit(agent: Agent, answer: &Answer) -> i32 {
                 Answer::Silent(_) => "",
             };
             eprintln!(
-                "gavel: cannot write the hook answer on stdout ({e}); blocking this tool call. {what}"
+                "gavel: cannot write the hook answer on stdout ({e}); blocking this tool call. {}",
+                one_line(what)
             );
             EXIT_BLOCK
         }

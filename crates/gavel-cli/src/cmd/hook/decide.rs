@@ -128,7 +128,7 @@ pub fn pre_tool_use(state: &StateDir, args: &RunArgs, ev: &Event) -> Result<Answ
     if let Err(e) = s.index.put(&s.receipts_dir, call.tool_use_id, &entry) {
         eprintln!(
             "gavel: warning: cannot index tool use {} ({e}); its PostToolUse receipt will say the decision was not found",
-            call.tool_use_id
+            crate::failure::one_line(call.tool_use_id)
         );
     }
     if prune {
