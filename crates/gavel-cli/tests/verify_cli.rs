@@ -335,6 +335,60 @@ fn chain_breaks() {
 }
 
 #[test]
+fn every_path_is_verified_and_an_invalid_one_decides_the_status() {
+    let env = Env::new();
+    make_chain(&env, 1);
+    let good = env.receipts().join("000000000001.json");
+    let bad = env.home().join("bad.json");
+    fs::copy(&good, &bad).unwrap();
+    edit(&bad, |v| v["payload"]["decision"] = json!("deny"));
+    let missing = env.home().join("missing.json");
+    let key = env.public_key();
+    let run = |paths: &[&Path], json: bool| {
+        let mut args = vec!["verify".to_owned()];
+        args.extend(paths.iter().map(|p| p.to_str().unwrap().to_owned()));
+        args.extend(["--key".to_owned(), key.clone()]);
+        if json {
+            args.push("--json".into());
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        env.run(&args)
+    };
+    // an unreadable path in front stops nothing, and an invalid one wins: exit 1
+    for paths in [
+        [missing.as_path(), bad.as_path(), good.as_path()],
+        [bad.as_path(), missing.as_path(), good.as_path()],
+    ] {
+        let o = run(&paths, false);
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        assert_eq!(stdout(&o).matches("INVALID").count(), 1, "{}", stdout(&o));
+        assert_eq!(stdout(&o).matches("VALID (").count(), 1, "{}", stdout(&o));
+        assert_one_line_error(&o);
+        assert!(stderr(&o).contains("missing.json"), "{}", stderr(&o));
+    }
+    // unreadable and valid: undecidable, and --json still answers, naming the error
+    let o = run(&[missing.as_path(), good.as_path()], true);
+    assert_eq!(o.status.code(), Some(2));
+    let v = json(&o);
+    assert_eq!(v["status"], json!("undecidable"));
+    assert_eq!(v["results"][0]["status"], json!("undecidable"));
+    assert!(
+        v["results"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("missing.json")
+    );
+    assert_eq!(v["results"][1]["status"], json!("valid"));
+    // one receipt is "1 receipt"
+    let o = run(&[env.receipts().as_path()], false);
+    assert!(
+        stdout(&o).contains("(chain of 1 receipt,"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
 fn empty_directory_is_undecidable() {
     let env = Env::new();
     env.run(&["keys", "generate"]);

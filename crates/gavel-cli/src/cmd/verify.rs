@@ -99,13 +99,29 @@ pub fn run(args: &VerifyArgs) -> CmdResult {
     };
     let mut worst = Status::Valid;
     let mut results = Vec::new();
+    // every PATH is verified even when another cannot be read: an unreadable one
+    // counts as undecidable, so an invalid one elsewhere still makes the exit status 1
     for path in &args.paths {
-        let v = verify_path(path, &opts)?;
-        worst = worst.max(v.report.status);
-        if args.json {
-            results.push(json_result(path, v.kind, &v.report, &v.notes));
-        } else {
-            print_human(path, v.kind, &v.report, &v.notes);
+        match verify_path(path, &opts) {
+            Ok(v) => {
+                worst = worst.max(v.report.status);
+                if args.json {
+                    results.push(json_result(path, v.kind, &v.report, &v.notes));
+                } else {
+                    print_human(path, v.kind, &v.report, &v.notes);
+                }
+            }
+            Err(f) => {
+                worst = worst.max(Status::Undecidable);
+                eprintln!("gavel: error: {}", crate::failure::one_line(&f.message));
+                if args.json {
+                    results.push(json!({
+                        "path": path.display().to_string(),
+                        "status": Status::Undecidable.as_str(),
+                        "error": f.message,
+                    }));
+                }
+            }
         }
     }
     if args.json {
@@ -256,8 +272,12 @@ fn read_dir(dir: &Path) -> Result<Target, Failure> {
     let mut notes = Vec::new();
     if ignored > 0 {
         notes.push(format!(
-            "ignored {ignored} entr{} that are not *.json files",
-            if ignored == 1 { "y" } else { "ies" }
+            "ignored {ignored} {}",
+            if ignored == 1 {
+                "entry that is not a *.json file"
+            } else {
+                "entries that are not *.json files"
+            }
         ));
     }
     Ok(Target::Chain(inputs?, Order::BySequence, notes))
@@ -338,9 +358,10 @@ fn print_human(path: &Path, kind: &str, r: &ChainReport, notes: &[String]) {
             )
         };
         println!(
-            "{}: {status} (chain of {} receipts{seqs}{issuers}){counts}",
+            "{}: {status} (chain of {} receipt{}{seqs}{issuers}){counts}",
             path.display(),
-            r.count
+            r.count,
+            if r.count == 1 { "" } else { "s" }
         );
         let problems: Vec<_> = r
             .receipts
