@@ -255,7 +255,27 @@ pub fn parse_trusted_keys(text: &str) -> Result<Vec<TrustedKey>, KeyError> {
             if keys.is_empty() {
                 return Err(KeyError::Jwk("set holds no keys".into()));
             }
-            return keys.iter().map(jwk_to_trusted).collect();
+            let keys: Vec<TrustedKey> =
+                keys.iter().map(jwk_to_trusted).collect::<Result<_, _>>()?;
+            // one answer per receipt: which of two entries for one kid (or one key)
+            // applies would otherwise depend on their order
+            for (i, a) in keys.iter().enumerate() {
+                for b in &keys[..i] {
+                    if a.kid.is_some() && a.kid == b.kid {
+                        return Err(KeyError::Jwk(format!(
+                            "set names kid {:?} twice; give each key one entry with a kid of its own",
+                            a.kid.as_deref().unwrap_or_default()
+                        )));
+                    }
+                    if a.key == b.key {
+                        return Err(KeyError::Jwk(format!(
+                            "set lists the key {} twice; give it one entry (with one validity window)",
+                            public_hex(&a.key)
+                        )));
+                    }
+                }
+            }
+            return Ok(keys);
         }
         return Ok(vec![jwk_to_trusted(&v)?]);
     }
@@ -464,6 +484,26 @@ mod tests {
                 matches!(parse_trusted_keys(&dup), Err(KeyError::Jwk(_))),
                 "{dup} accepted"
             );
+        }
+    }
+
+    #[test]
+    fn a_set_with_one_kid_or_one_key_twice_is_ambiguous() {
+        let a = OperatorKey::parse(RFC8032_SEED).unwrap().verifying_key();
+        let b = OperatorKey::generate().unwrap().verifying_key();
+        let set = |keys: Vec<Value>| json!({ "keys": keys }).to_string();
+        assert_eq!(
+            parse_trusted_keys(&set(vec![public_jwk(&a, "k1"), public_jwk(&b, "k2")]))
+                .unwrap()
+                .len(),
+            2
+        );
+        for bad in [
+            set(vec![public_jwk(&b, "k1"), public_jwk(&a, "k1")]),
+            set(vec![public_jwk(&a, "k1"), public_jwk(&a, "k2")]),
+        ] {
+            let e = parse_trusted_keys(&bad).unwrap_err().to_string();
+            assert!(e.contains("twice"), "{e}");
         }
     }
 
