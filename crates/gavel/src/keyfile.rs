@@ -12,8 +12,14 @@ use gavel_receipt::keys::{KeyError, OperatorKey};
 #[derive(Debug, thiserror::Error)]
 pub enum KeyFileError {
     /// The file does not exist.
-    #[error("no operator key at {0}: create one with `gavel keys generate` or pass --key")]
+    #[error(
+        "no operator key at {}: create it with `gavel keys generate --out {}`, or point --key at an existing key",
+        .0.display(), .0.display()
+    )]
     Missing(PathBuf),
+    /// The path is a directory (or another non-regular file).
+    #[error("{} is not a key file (it is a directory or a special file): give the key file itself", .0.display())]
+    NotAFile(PathBuf),
     /// Group or others may read the private key.
     #[error(
         "private key {path} is readable by group or others (mode {mode:04o}): run `chmod 600 {path}`"
@@ -64,6 +70,9 @@ pub fn load(path: &Path) -> Result<OperatorKey, KeyFileError> {
         }
         Err(e) => return Err(io(path)(e)),
     };
+    if !meta.is_file() {
+        return Err(KeyFileError::NotAFile(path.to_path_buf()));
+    }
     let mode = meta.permissions().mode() & 0o7777;
     if mode & 0o077 != 0 {
         return Err(KeyFileError::TooOpen {
@@ -144,6 +153,22 @@ pub fn load_or_create(path: &Path) -> Result<(OperatorKey, bool), KeyFileError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_directory_or_a_missing_file_is_named_as_such() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("keys");
+        fs::create_dir(&d).unwrap();
+        fs::set_permissions(&d, fs::Permissions::from_mode(0o755)).unwrap();
+        // not "readable by others: chmod 600", which would not help
+        assert!(matches!(load(&d), Err(KeyFileError::NotAFile(_))));
+        let missing = dir.path().join("none.pem");
+        let e = load(&missing).unwrap_err().to_string();
+        assert!(
+            e.contains(&format!("gavel keys generate --out {}", missing.display())),
+            "{e}"
+        );
+    }
 
     #[test]
     fn written_0600_and_reloaded() {
