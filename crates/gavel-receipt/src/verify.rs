@@ -993,6 +993,18 @@ fn check_links(reports: &mut [ReceiptReport], order: Order) -> Vec<ChainProblem>
         });
     }
     let mut problems = Vec::new();
+    // receipts rejected before their sequence could be read may be the "missing" ones
+    let unplaced = reports.iter().filter(|r| r.sequence.is_none()).count();
+    let or_unplaced = |missing: &str| {
+        if unplaced == 0 {
+            missing.to_owned()
+        } else {
+            format!(
+                "{missing}, or among the {unplaced} receipt{} rejected before their sequence could be read",
+                if unplaced == 1 { "" } else { "s" }
+            )
+        }
+    };
     let mut prev: Option<(u64, String, String)> = None; // sequence, hash, source
     for r in reports.iter_mut() {
         // a receipt that could not be read at all still breaks the chain where it is
@@ -1010,9 +1022,12 @@ fn check_links(reports: &mut [ReceiptReport], order: Order) -> Vec<ChainProblem>
             None => {
                 if seq != 1 {
                     breaks.push(format!(
-                        "the chain starts at sequence {seq}: receipt{} 1..{} missing",
-                        if seq > 2 { "s" } else { "" },
-                        seq - 1
+                        "the chain starts at sequence {seq}: {}",
+                        or_unplaced(&if seq == 2 {
+                            "receipt 1 is missing".to_owned()
+                        } else {
+                            format!("receipts 1..{} are missing", seq - 1)
+                        })
                     ));
                 } else if r.link.is_some() {
                     breaks.push("sequence 1 carries a previousReceiptHash: the first receipt of a chain links to nothing".into());
@@ -1030,15 +1045,14 @@ fn check_links(reports: &mut [ReceiptReport], order: Order) -> Vec<ChainProblem>
                 if seq < *pseq {
                     breaks.push(format!("reordering: sequence {seq} comes after {pseq}"));
                 } else if seq > pseq + 1 {
-                    breaks.push(if seq == pseq + 2 {
-                        format!("sequence gap: receipt {} is missing", pseq + 1)
-                    } else {
-                        format!(
-                            "sequence gap: receipts {}..{} are missing",
-                            pseq + 1,
-                            seq - 1
-                        )
-                    });
+                    breaks.push(format!(
+                        "sequence gap: {}",
+                        or_unplaced(&if seq == pseq + 2 {
+                            format!("receipt {} is missing", pseq + 1)
+                        } else {
+                            format!("receipts {}..{} are missing", pseq + 1, seq - 1)
+                        })
+                    ));
                 } else {
                     match &r.link {
                         None => breaks.push(format!("sequence {seq} has no previousReceiptHash")),

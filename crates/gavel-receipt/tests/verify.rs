@@ -645,3 +645,28 @@ fn gavel_receipts_must_have_their_members() {
     p.remove("type");
     assert_outcome(&one(&signed(p)), Status::Invalid, Cause::UnknownShape);
 }
+
+#[test]
+fn a_gap_says_the_missing_receipt_may_be_one_that_was_rejected() {
+    let mut c = chain(3, &key());
+    c[1]["signature"]["alg"] = json!("HS256");
+    let r = chain_report(&c, Order::BySequence);
+    assert_eq!(r.status, Status::Invalid);
+    let gap = r
+        .chain_problems
+        .iter()
+        .find(|p| p.detail.contains("sequence gap"))
+        .expect("a gap");
+    assert!(
+        gap.detail
+            .contains("receipt 2 is missing, or among the 1 receipt rejected before"),
+        "{}",
+        gap.detail
+    );
+    // without a rejected receipt, a gap is only a gap
+    let mut c = chain(3, &key());
+    c.remove(1);
+    let r = chain_report(&c, Order::BySequence);
+    let gap = &r.chain_problems[0].detail;
+    assert_eq!(gap, "sequence gap: receipt 2 is missing");
+}
