@@ -1002,7 +1002,7 @@ fn fail_closed_when_the_environment_is_broken() {
         &env,
         &policy,
         &["--key", key_dir.to_str().unwrap()],
-        "Is a directory",
+        "is not a key file (it is a directory",
     );
     check(
         "missing key",
