@@ -24,6 +24,7 @@
 //! | `rename FROM TO` | `rename` |
 //! | `unlink FILE` | `unlink` |
 //! | `truncate FILE` | `truncate(FILE, 0)` |
+//! | `chown FILE` | `chown(FILE, 65534, 65534)` (to nobody: needs CAP_CHOWN, even for root) |
 //! | `mknod-char FILE` | `mknod(S_IFCHR, makedev(1, 3))` (a /dev/null node) |
 //! | `exec PATH [ARG...]` | `execv`; on success the new program's output is all there is |
 //! | `tcp-connect HOST:PORT` | `socket(SOCK_STREAM)` then `connect`, then sends `gavel-probe` |
@@ -34,7 +35,7 @@
 //! | `x32` | `getpid` through the x32 ABI (syscall number with bit 0x40000000) |
 //! | `int80` | `getpid` through the i386 ABI (`int 0x80`) |
 //! | `thread` | spawns and joins a thread (glibc tries `clone3`, then falls back to `clone`) |
-//! | `status` | prints `NoNewPrivs`, `Seccomp` and `Seccomp_filters` from `/proc/self/status` |
+//! | `status` | prints `NoNewPrivs`, `Seccomp`, `Seccomp_filters` and the capability sets `CapEff`, `CapPrm`, `CapBnd`, `CapAmb` from `/proc/self/status` |
 //! | `fds` | lists the open file descriptors (probed with `fcntl(F_GETFD)`, no filesystem access) |
 //! | `env` | prints the environment as a JSON object |
 //! | `kill PID [SIG]` | `kill(PID, SIG)`, SIG defaults to 0 |
@@ -312,6 +313,13 @@ fn op_truncate(args: &[OsString]) -> Result<Outcome, Usage> {
     // SAFETY: c is a valid NUL-terminated string.
     let rc = unsafe { libc::truncate(c.as_ptr(), 0) };
     Ok(Outcome::from_rc("truncate", rc.into()))
+}
+
+fn op_chown(args: &[OsString]) -> Result<Outcome, Usage> {
+    let c = cstring(arg(args, 0, "FILE")?)?;
+    // SAFETY: c is a valid NUL-terminated string; 65534 is nobody's uid and gid.
+    let rc = unsafe { libc::chown(c.as_ptr(), 65534, 65534) };
+    Ok(Outcome::from_rc("chown", rc.into()))
 }
 
 fn op_mknod_char(args: &[OsString]) -> Result<Outcome, Usage> {
@@ -635,7 +643,16 @@ fn op_status() -> Outcome {
     let mut out = Outcome::ok("status");
     for line in text.lines() {
         if let Some((key, value)) = line.split_once(':')
-            && matches!(key, "NoNewPrivs" | "Seccomp" | "Seccomp_filters")
+            && matches!(
+                key,
+                "NoNewPrivs"
+                    | "Seccomp"
+                    | "Seccomp_filters"
+                    | "CapEff"
+                    | "CapPrm"
+                    | "CapBnd"
+                    | "CapAmb"
+            )
         {
             let value = value.trim();
             let v = value
@@ -734,6 +751,7 @@ fn run(args: &[OsString]) -> Result<Outcome, Usage> {
         "rename" => op_rename(rest),
         "unlink" => op_unlink(rest),
         "truncate" => op_truncate(rest),
+        "chown" => op_chown(rest),
         "mknod-char" => op_mknod_char(rest),
         "exec" => op_exec(rest),
         "tcp-connect" => op_tcp_connect(rest),

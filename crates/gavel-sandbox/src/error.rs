@@ -211,6 +211,9 @@ pub enum ChildStep {
     Chdir,
     /// `prctl(PR_SET_NO_NEW_PRIVS)`.
     NoNewPrivs,
+    /// Every capability dropped: the bounding set, the ambient set, then the
+    /// effective, permitted and inheritable sets (`capset`).
+    Capabilities,
     /// `landlock_restrict_self`.
     Landlock,
     /// `seccomp(SECCOMP_SET_MODE_FILTER)`.
@@ -220,13 +223,14 @@ pub enum ChildStep {
 }
 
 impl ChildStep {
-    pub(crate) const ALL: [ChildStep; 9] = [
+    pub(crate) const ALL: [ChildStep; 10] = [
         ChildStep::Setsid,
         ChildStep::ParentDeathSignal,
         ChildStep::Signals,
         ChildStep::CloseFds,
         ChildStep::Chdir,
         ChildStep::NoNewPrivs,
+        ChildStep::Capabilities,
         ChildStep::Landlock,
         ChildStep::Seccomp,
         ChildStep::Exec,
@@ -241,6 +245,7 @@ impl ChildStep {
             ChildStep::CloseFds => "close_fds",
             ChildStep::Chdir => "chdir",
             ChildStep::NoNewPrivs => "no_new_privs",
+            ChildStep::Capabilities => "drop_capabilities",
             ChildStep::Landlock => "landlock_restrict_self",
             ChildStep::Seccomp => "seccomp",
             ChildStep::Exec => "execve",

@@ -176,6 +176,7 @@ pub fn prepare(
         landlock_abi: abi,
         landlock_abi_kernel: kernel,
         no_new_privs: false,
+        capabilities_dropped: false,
         controls: CONTROL_NAMES.map(|c| {
             (
                 c,

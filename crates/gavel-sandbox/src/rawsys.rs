@@ -121,3 +121,22 @@ mod tests {
         assert_eq!(r, Err(libc::ENOENT));
     }
 }
+
+/// `_LINUX_CAPABILITY_VERSION_3`: 64-bit capability sets in two `CapData` words.
+pub(crate) const CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+
+/// `struct __user_cap_header_struct` of `capset(2)`.
+#[repr(C)]
+pub(crate) struct CapHeader {
+    pub version: u32,
+    pub pid: libc::c_int,
+}
+
+/// `struct __user_cap_data_struct` of `capset(2)`.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct CapData {
+    pub effective: u32,
+    pub permitted: u32,
+    pub inheritable: u32,
+}

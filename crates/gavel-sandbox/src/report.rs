@@ -88,6 +88,9 @@ pub struct EnforcementReport {
     pub landlock_abi_kernel: u32,
     /// `no_new_privs` set in the child (false in a planned report).
     pub no_new_privs: bool,
+    /// Every capability dropped in the child, bounding set included (false in a
+    /// planned report): root is confined like any user.
+    pub capabilities_dropped: bool,
     /// The eight controls.
     pub controls: [(&'static str, ControlStatus); 8],
     /// Why a control is degraded or absent, per control.
@@ -152,6 +155,7 @@ impl EnforcementReport {
             landlock_abi: 0,
             landlock_abi_kernel,
             no_new_privs: false,
+            capabilities_dropped: false,
             controls: CONTROLS.map(|c| (c, ControlStatus::NotRequested)),
             notes: Vec::new(),
             net_tcp_mechanism: None,
@@ -190,6 +194,7 @@ impl EnforcementReport {
             "landlock_abi_kernel": self.landlock_abi_kernel,
             "landlock_applied": self.landlock_applied,
             "no_new_privs": self.no_new_privs,
+            "capabilities_dropped": self.capabilities_dropped,
             "controls": controls,
             "notes": notes,
             "net_tcp_mechanism": self.net_tcp_mechanism,

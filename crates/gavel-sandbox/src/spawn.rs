@@ -144,6 +144,9 @@ struct ChildPlan {
     progs: *const libc::sock_fprog,
     nprogs: usize,
     parent_pid: libc::pid_t,
+    /// gavel's effective uid: root gets every capability back at `execve` from the
+    /// bounding set, so for root the bounding set must be emptied.
+    euid: libc::uid_t,
     confine: bool,
     stdio: [c_int; 3],
     /// Every fd >= 3 the child keeps open while it sets up (the status pipe, the ruleset,
@@ -559,6 +562,53 @@ fn child_main(p: &ChildPlan) -> ! {
             }
             rep.ok(ChildStep::NoNewPrivs);
 
+            // Capabilities: Landlock and seccomp do not take root's away, and with
+            // them root could chown, change the host's addresses over netlink, read
+            // other processes' environment (CAP_SYS_PTRACE skips Landlock's ptrace
+            // scope) or raise limits of processes outside. First the bounding set
+            // (what `execve` gives root back): EINVAL past the last capability.
+            let mut cap = 0usize;
+            while cap < 64 {
+                match sys(SYS_prctl, &[libc::PR_CAPBSET_DROP as usize, cap]) {
+                    Ok(_) => cap += 1,
+                    Err(libc::EINVAL) => break,
+                    // without CAP_SETPCAP: a process that is not root gets nothing
+                    // back at exec (no_new_privs ignores file capabilities)
+                    Err(libc::EPERM) if p.euid != 0 => break,
+                    Err(e) => rep.fail(ChildStep::Capabilities, e),
+                }
+            }
+            // ambient ones (EINVAL before Linux 4.3, which has none)
+            match sys(
+                SYS_prctl,
+                &[
+                    libc::PR_CAP_AMBIENT as usize,
+                    libc::PR_CAP_AMBIENT_CLEAR_ALL as usize,
+                    0,
+                    0,
+                    0,
+                ],
+            ) {
+                Ok(_) | Err(libc::EINVAL) => {}
+                Err(e) => rep.fail(ChildStep::Capabilities, e),
+            }
+            // then effective, permitted and inheritable
+            let header = rawsys::CapHeader {
+                version: rawsys::CAPABILITY_VERSION_3,
+                pid: 0,
+            };
+            let none = [rawsys::CapData::default(); 2];
+            if let Err(e) = sys(
+                libc::SYS_capset,
+                &[
+                    &header as *const rawsys::CapHeader as usize,
+                    none.as_ptr() as usize,
+                ],
+            ) {
+                rep.fail(ChildStep::Capabilities, e);
+            }
+            rep.ok(ChildStep::Capabilities);
+
             if let Err(e) = sys(SYS_landlock_restrict_self, &[p.ruleset_fd as usize, 0]) {
                 rep.fail(ChildStep::Landlock, e);
             }
@@ -692,6 +742,7 @@ fn applied_report(
         return report;
     }
     report.no_new_privs = steps.contains(&ChildStep::NoNewPrivs);
+    report.capabilities_dropped = steps.contains(&ChildStep::Capabilities);
     report.landlock_applied = steps.contains(&ChildStep::Landlock);
     report.seccomp.installed = steps.contains(&ChildStep::Seccomp);
     fn absent(report: &mut EnforcementReport, names: &[&str]) {
@@ -860,6 +911,8 @@ impl Prepared {
             nprogs: fprogs.len(),
             // SAFETY: getpid has no preconditions.
             parent_pid: unsafe { libc::getpid() },
+            // SAFETY: geteuid has no preconditions and cannot fail.
+            euid: unsafe { libc::geteuid() },
             confine,
             stdio: [0, 1, 2].map(|i: usize| stdio[i].as_ref().map_or(-1, |f| f.as_raw_fd())),
             keep: keep.as_ptr(),
@@ -1117,10 +1170,12 @@ impl Forked {
                 }
             }
         }
+        // every step before execve; unconfined, those up to chdir
         let expected: &[ChildStep] = if confine {
-            &ChildStep::ALL[..8]
+            &ChildStep::ALL[..ChildStep::ALL.len() - 1]
         } else {
-            &ChildStep::ALL[..5]
+            let chdir = ChildStep::ALL.iter().position(|s| *s == ChildStep::Chdir);
+            &ChildStep::ALL[..=chdir.unwrap_or(0)]
         };
         if failure.is_none() && steps != expected {
             failure = Some(Err(format!(

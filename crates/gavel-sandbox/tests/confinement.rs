@@ -351,6 +351,42 @@ fn check07_no_new_privs_and_seccomp_filter_mode() {
     );
 }
 
+// Root is confined too (sandbox.md): the child holds no capability, so root can no
+// longer chown, reconfigure the network or inspect processes outside past Landlock.
+#[test]
+fn root_holds_no_capability_in_the_sandbox() {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    assert_eq!(
+        euid, 0,
+        "this test needs root (CI runs as root): it shows what root loses"
+    );
+    let w = Ws::new();
+    let p = w.profile("");
+    let j = run(&p, &["status"]).assert_ok();
+    for set in ["CapEff", "CapPrm", "CapBnd", "CapAmb"] {
+        // the probe prints a set of all zeros as the number 0
+        assert_eq!(j[set], json!(0), "{set}: {j}");
+    }
+    let c = run_unconfined(&["status"]).assert_ok();
+    assert_ne!(
+        c["CapEff"],
+        json!(0),
+        "control: root outside has them"
+    );
+    // chown of a file the profile may write: EPERM inside, done outside
+    let f = w.rw.join("mine");
+    std::fs::write(&f, "x").unwrap();
+    let out = run(&p, &["chown", &s(&f)]);
+    let j = out.assert_errno(libc::EPERM);
+    assert_eq!(j["op"], json!("chown"));
+    assert_eq!(
+        out.finished.report.to_json()["capabilities_dropped"],
+        json!(true)
+    );
+    run_unconfined(&["chown", &s(&f)]).assert_ok();
+}
+
 // 8. An fd the parent had open without CLOEXEC is not open in the child.
 #[test]
 fn check08_inherited_fd_is_closed() {
@@ -500,6 +536,7 @@ fn check11_report_reflects_what_was_applied() {
             "close_fds",
             "chdir",
             "no_new_privs",
+            "drop_capabilities",
             "landlock_restrict_self",
             "seccomp"
         ])
