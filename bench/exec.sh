@@ -97,6 +97,10 @@ gavel_exec_shm="$gavel_static --state-dir $state exec --profile-name read-only -
 floor="$tmp/floor"
 cc -O2 -static-pie -fPIE -o "$floor" bench/floor.c
 mkdir -p "$tmp/floor-store" "$tmp/floor-minimal"
+# gavel exec runs from a directory of its own: the read-only profile reads ".", and
+# gavel refuses a profile that could read its key (the state is under $tmp)
+mkdir -p "$tmp/cwd"
+cd "$tmp/cwd"
 # must run /bin/true (exit 0), not be denied (126) or refused (125)
 $gavel_exec
 $gavel_exec_static
@@ -106,8 +110,8 @@ abi=$(python3 -c 'import json,sys,glob; print(json.load(open(sorted(glob.glob(sy
 echo "== Linux $(uname -r), Landlock ABI $abi, $(nproc) cores, receipts on $(df -T "$tmp" | awk 'NR==2 {print $2 " " $1}')"
 
 # the disk's durable-append latency right now (gavel exec makes two), before and after
-python3 bench/disk_probe.py "$bench_dir"
-trap 'python3 bench/disk_probe.py "$bench_dir"; rm -rf "$shm"' EXIT
+python3 "$root"/bench/disk_probe.py "$bench_dir"
+trap 'python3 "$root"/bench/disk_probe.py "$bench_dir"; rm -rf "$shm"' EXIT
 
 json="$bench_dir/exec.json"
 md="$bench_dir/exec.md"
@@ -128,7 +132,7 @@ fi
 # that the machine's drift during the run falls on all of them alike (not nono: it
 # would make each round 20 times longer, for a ratio hyperfine already gives far from
 # its threshold), with the floor beside them
-"${rt[@]}" python3 bench/interleaved.py "$((runs * 2 / 3))" \
+"${rt[@]}" python3 "$root"/bench/interleaved.py "$((runs * 2 / 3))" \
     "gavel exec durable=$gavel_exec_static" \
     "gavel exec tmpfs=$gavel_exec_shm" \
     "/bin/true=/bin/true" \

@@ -1034,26 +1034,40 @@ fn sigterm_right_after_the_fork_is_forwarded_too() {
 
 #[test]
 fn the_execution_receipt_cannot_be_written_after_the_command_ran() {
+    use std::io::Write as _;
     let w = Ws::new();
     let pd = exec_policies();
-    // the receipts directory inside the writable workspace; the command replaces it
-    // with a file, so the execution receipt cannot be written
-    let receipts = w.ws.join("receipts");
-    let o = w.exec(
-        &[
-            "--policy-dir",
-            pd.to_str().unwrap(),
-            "--profile-name",
-            "workspace",
-            "--receipts-dir",
-            receipts.to_str().unwrap(),
-        ],
-        &[
-            "sh",
-            "-c",
-            "rm -rf receipts && echo gone > receipts && echo ran",
-        ],
-    );
+    // the receipts directory is out of the command's reach (gavel refuses a profile
+    // that reaches it); another process replaces it with a file while the command
+    // waits, so the execution receipt cannot be written
+    let receipts = w.base.join("receipts");
+    let mut child = w
+        .command(
+            &[
+                "--policy-dir",
+                pd.to_str().unwrap(),
+                "--profile-name",
+                "workspace",
+                "--receipts-dir",
+                receipts.to_str().unwrap(),
+            ],
+            &["sh", "-c", "read x && echo ran"],
+        )
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let decision = receipts.join("000000000001.json");
+    let t0 = std::time::Instant::now();
+    while !decision.exists() {
+        assert!(t0.elapsed().as_secs() < 30, "no decision receipt");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    std::fs::remove_dir_all(&receipts).unwrap();
+    std::fs::write(&receipts, "gone").unwrap();
+    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(125), "{}", stderr(&o));
     assert_eq!(stdout(&o), "ran\n");
     assert_one_line_error(&o);
@@ -1062,6 +1076,82 @@ fn the_execution_receipt_cannot_be_written_after_the_command_ran() {
         "{}",
         stderr(&o)
     );
+}
+
+#[test]
+fn gavel_refuses_a_profile_that_reaches_its_own_files() {
+    let w = Ws::new();
+    let pd = exec_policies();
+    let marker = w.ws.join("ran");
+    let touch = ["sh", "-c", "echo > ran"];
+    let home = w.state.to_str().unwrap().to_owned();
+    // the state directory (with the key) inside what the profile reads or writes
+    let inside = w.ws.join("state");
+    std::fs::create_dir(&inside).unwrap();
+    let inside_s = inside.to_str().unwrap().to_owned();
+    let other_pd = w.ws.join("policies");
+    std::fs::create_dir(&other_pd).unwrap();
+    for f in std::fs::read_dir(&pd).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, other_pd.join(f.file_name().unwrap())).unwrap();
+    }
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        // read-only reads "." (the workspace), where the key now is
+        (
+            vec![
+                "--state-dir".into(),
+                inside_s.clone(),
+                "--profile-name".into(),
+                "read-only".into(),
+            ],
+            "lets the command read the operator key",
+        ),
+        // workspace writes "." : the receipts directory
+        (
+            vec![
+                "--profile-name".into(),
+                "workspace".into(),
+                "--receipts-dir".into(),
+                w.ws.join("r").to_str().unwrap().to_owned(),
+            ],
+            "lets the command change the receipts directory",
+        ),
+        // ... and the policy
+        (
+            vec!["--profile-name".into(), "workspace".into()],
+            "lets the command change the policy",
+        ),
+    ];
+    for (i, (opts, msg)) in cases.into_iter().enumerate() {
+        let policy = if i == 2 { &other_pd } else { &pd };
+        let mut all = vec![
+            "--policy-dir".to_owned(),
+            policy.to_str().unwrap().to_owned(),
+        ];
+        all.extend(opts);
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        let o = w.exec(&all, &touch);
+        assert_eq!(o.status.code(), Some(125), "{all:?}: {}", stderr(&o));
+        assert_one_line_error(&o);
+        assert!(stderr(&o).contains(msg), "{msg}: {}", stderr(&o));
+        assert!(!marker.exists(), "{all:?} ran the command");
+        // nothing was written: no key, no receipt
+        assert!(!inside.join("keys").exists());
+        assert!(!w.ws.join("r").exists());
+    }
+    // the same with gavel's files out of reach runs
+    let o = w.exec(
+        &[
+            "--policy-dir",
+            pd.to_str().unwrap(),
+            "--profile-name",
+            "workspace",
+        ],
+        &touch,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(marker.exists());
+    assert!(std::path::Path::new(&home).join("keys/issuer.pem").exists());
 }
 
 #[test]

@@ -96,6 +96,29 @@ pub struct Profile {
     dirs: BTreeSet<PathBuf>,
 }
 
+/// `path` made absolute with its nearest existing ancestor canonicalized.
+fn canonical_even_if_missing(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut rest = Vec::new();
+    let mut cur = absolute.as_path();
+    loop {
+        if let Ok(c) = std::fs::canonicalize(cur) {
+            let mut out = c;
+            for part in rest.iter().rev() {
+                out.push(part);
+            }
+            return out;
+        }
+        match (cur.parent(), cur.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                cur = parent;
+            }
+            _ => return absolute,
+        }
+    }
+}
+
 /// Exact names that never reach a confined command.
 const FORBIDDEN_ENV: &[&str] = &[
     // shells
@@ -597,6 +620,25 @@ impl Profile {
     pub fn exec(&self) -> &BTreeSet<PathBuf> {
         &self.exec
     }
+    /// The strongest access the profile gives the command to `path` (`write`, then
+    /// `exec`, then `read`; Landlock grants a listed directory's whole tree), with the
+    /// listed path that grants it; `None` when the command cannot reach it. `path` need
+    /// not exist: its nearest existing ancestor is resolved (symlinks included, as the
+    /// profile's own paths are) and the rest appended.
+    pub fn access_to(&self, path: &Path) -> Option<(&'static str, &Path)> {
+        let target = canonical_even_if_missing(path);
+        for (kind, roots) in [
+            ("write", &self.write),
+            ("exec", &self.exec),
+            ("read", &self.read),
+        ] {
+            if let Some(root) = roots.iter().find(|r| target.starts_with(r)) {
+                return Some((kind, root.as_path()));
+            }
+        }
+        None
+    }
+
     /// The network rule.
     pub fn network(&self) -> &Network {
         &self.network
@@ -673,6 +715,45 @@ mod tests {
 
     fn tmp() -> tempfile::TempDir {
         tempfile::tempdir().expect("tempdir")
+    }
+
+    #[test]
+    fn access_to_names_the_strongest_grant_even_for_paths_not_made_yet() {
+        let dir = tmp();
+        let base = std::fs::canonicalize(dir.path()).unwrap();
+        for d in ["r", "w", "x", "other"] {
+            std::fs::create_dir(base.join(d)).unwrap();
+        }
+        // a symlink into the write tree is seen through
+        std::os::unix::fs::symlink(base.join("w"), base.join("link")).unwrap();
+        let p = Profile::from_yaml_str(
+            "filesystem:\n  read: [r, w]\n  write: [w]\n  exec: [x]\nnetwork: deny\n",
+            "t",
+            &base,
+        )
+        .unwrap();
+        assert_eq!(
+            p.access_to(&base.join("r/k.pem")),
+            Some(("read", base.join("r").as_path()))
+        );
+        assert_eq!(
+            p.access_to(&base.join("w/not/yet/receipts")),
+            Some(("write", base.join("w").as_path()))
+        );
+        assert_eq!(
+            p.access_to(&base.join("link/state")),
+            Some(("write", base.join("w").as_path()))
+        );
+        assert_eq!(
+            p.access_to(&base.join("x/tool")),
+            Some(("exec", base.join("x").as_path()))
+        );
+        assert_eq!(p.access_to(&base.join("other/k.pem")), None);
+        assert_eq!(
+            p.access_to(&base.join("rr")),
+            None,
+            "a sibling sharing a prefix"
+        );
     }
 
     #[test]

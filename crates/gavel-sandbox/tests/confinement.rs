@@ -369,11 +369,7 @@ fn root_holds_no_capability_in_the_sandbox() {
         assert_eq!(j[set], json!(0), "{set}: {j}");
     }
     let c = run_unconfined(&["status"]).assert_ok();
-    assert_ne!(
-        c["CapEff"],
-        json!(0),
-        "control: root outside has them"
-    );
+    assert_ne!(c["CapEff"], json!(0), "control: root outside has them");
     // chown of a file the profile may write: EPERM inside, done outside
     let f = w.rw.join("mine");
     std::fs::write(&f, "x").unwrap();

@@ -260,8 +260,48 @@ struct Gathered {
     req: request::ExecRequest,
 }
 
+/// gavel's own files must be out of the confined command's reach: with the operator
+/// key it could sign receipts in the operator's name; with write access to the
+/// receipts, the state directory (trust scores, audit log) or the policy it could
+/// rewrite the record of what it did, raise its own trust or loosen its own rules.
+/// A profile that reaches them is refused (sandbox.md: nothing runs that gavel cannot
+/// confine as promised).
+fn check_out_of_reach(profile: &Profile, state: &StateDir, args: &ExecArgs) -> Result<(), Failure> {
+    let fix = "keep gavel's files out of the profile: run from a project directory, or pass --state-dir, --key, --receipts-dir or the policy from elsewhere";
+    let key = args.sign.key.clone().unwrap_or_else(|| state.default_key());
+    if let Some((kind, root)) = profile.access_to(&key) {
+        return Err(gavel_error(format!(
+            "the profile's filesystem.{kind} path {} lets the command read the operator key {}, with which it could sign receipts as you; nothing was run; {fix}",
+            root.display(),
+            key.display()
+        )));
+    }
+    let receipts = args
+        .sign
+        .receipts_dir
+        .clone()
+        .unwrap_or_else(|| state.receipts());
+    for (what, path) in [
+        ("the receipts directory", receipts),
+        (
+            "gavel's state directory (trust scores, audit log)",
+            state.root().to_path_buf(),
+        ),
+        ("the policy", args.policy.path()),
+    ] {
+        if let Some(("write", root)) = profile.access_to(&path) {
+            return Err(gavel_error(format!(
+                "the profile's filesystem.write path {} lets the command change {what} {}; nothing was run; {fix}",
+                root.display(),
+                path.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Everything but the policy; bad input fails here, before anything is written.
-fn gather(args: &ExecArgs) -> Result<Gathered, Failure> {
+fn gather(state: &StateDir, args: &ExecArgs) -> Result<Gathered, Failure> {
     let backend = args.sign.sandbox_backend;
     let options = Options {
         allow_degraded: args.allow_degraded,
@@ -282,6 +322,9 @@ fn gather(args: &ExecArgs) -> Result<Gathered, Failure> {
         ))
     })?;
     let profile = load_profile(args, &cwd)?;
+    if let Some(p) = &profile {
+        check_out_of_reach(p, state, args)?;
+    }
     let path_env = search_path();
     let nono = if backend == SandboxBackend::Nono {
         let found = find_nono(path_env.as_deref(), &cwd).map_err(|e| match e {
@@ -338,7 +381,7 @@ pub fn run(state: &StateDir, args: &ExecArgs) -> CmdResult {
         nono,
         resolved,
         req,
-    } = gather(args)?;
+    } = gather(state, args)?;
     let req = match policy.engine() {
         Engine::Cedar => req.for_cedar(),
         Engine::YamlRules => req,

@@ -24,9 +24,15 @@ pub struct Env {
 }
 
 impl Env {
+    /// A fresh state directory under cargo's target/tmp, not /tmp: the built-in
+    /// `workspace` profile lets a command write /tmp, and `gavel exec` refuses to run
+    /// a command that could reach gavel's own key, receipts or state.
     pub fn new() -> Self {
         Self {
-            dir: tempfile::tempdir().expect("tempdir"),
+            dir: tempfile::Builder::new()
+                .prefix("gavel-env-")
+                .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+                .expect("tempdir"),
         }
     }
 

@@ -89,9 +89,11 @@ pub fn s(p: &Path) -> String {
 
 impl Ws {
     pub fn new() -> Ws {
+        // under cargo's target/tmp, not /tmp: the built-in `workspace` profile lets a
+        // command write /tmp, and gavel refuses to run one that could reach its state
         let root = tempfile::Builder::new()
             .prefix("gavel-exec-")
-            .tempdir()
+            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
             .expect("tempdir");
         let base = std::fs::canonicalize(root.path()).unwrap();
         let ws = base.join("ws");
