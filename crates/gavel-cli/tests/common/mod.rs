@@ -18,20 +18,32 @@ pub fn policy_dir() -> PathBuf {
     data("policies")
 }
 
+/// Where tests keep their state and workspaces: cargo's target/tmp, or /var/tmp when
+/// that lies under /tmp (a clone checked out in /tmp). Never /tmp itself: the built-in
+/// `workspace` profile lets a command write /tmp, and `gavel exec` refuses to run a
+/// command that could reach gavel's own key, receipts, state or policy.
+pub fn test_tmp_base() -> PathBuf {
+    let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let real = std::fs::canonicalize(&target).unwrap_or_else(|_| target.clone());
+    if real.starts_with("/tmp") {
+        PathBuf::from("/var/tmp")
+    } else {
+        target
+    }
+}
+
 /// A scratch state directory with helpers to run gavel in it.
 pub struct Env {
     pub dir: tempfile::TempDir,
 }
 
 impl Env {
-    /// A fresh state directory under cargo's target/tmp, not /tmp: the built-in
-    /// `workspace` profile lets a command write /tmp, and `gavel exec` refuses to run
-    /// a command that could reach gavel's own key, receipts or state.
+    /// A fresh state directory under [`test_tmp_base`].
     pub fn new() -> Self {
         Self {
             dir: tempfile::Builder::new()
                 .prefix("gavel-env-")
-                .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+                .tempdir_in(test_tmp_base())
                 .expect("tempdir"),
         }
     }

@@ -45,8 +45,27 @@ pub fn example_policies() -> PathBuf {
 }
 
 /// The test policy: denies rm and friends, allows every other `shell:` action.
+/// The exec tests' policy directory: the one in the source tree, or a copy of it
+/// under `common::test_tmp_base` when the tree lies under /tmp (which the built-in
+/// `workspace` profile lets a command write, so gavel would refuse to run with it).
 pub fn exec_policies() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/exec-policy")
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/exec-policy");
+        let real = std::fs::canonicalize(&src).unwrap_or_else(|_| src.clone());
+        if !real.starts_with("/tmp") {
+            return src;
+        }
+        let copy = crate::common::test_tmp_base()
+            .join(format!("gavel-exec-policy-{}", std::process::id()));
+        std::fs::create_dir_all(&copy).unwrap();
+        for f in std::fs::read_dir(&src).unwrap() {
+            let f = f.unwrap().path();
+            std::fs::copy(&f, copy.join(f.file_name().unwrap())).unwrap();
+        }
+        copy
+    })
+    .clone()
 }
 
 /// nono: `~/.cargo/bin/nono` or on `PATH`. Fails (never skips) when missing.
@@ -89,11 +108,11 @@ pub fn s(p: &Path) -> String {
 
 impl Ws {
     pub fn new() -> Ws {
-        // under cargo's target/tmp, not /tmp: the built-in `workspace` profile lets a
-        // command write /tmp, and gavel refuses to run one that could reach its state
+        // never under /tmp, which the built-in `workspace` profile lets a command write
+        // (see `common::test_tmp_base`)
         let root = tempfile::Builder::new()
             .prefix("gavel-exec-")
-            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .tempdir_in(crate::common::test_tmp_base())
             .expect("tempdir");
         let base = std::fs::canonicalize(root.path()).unwrap();
         let ws = base.join("ws");
