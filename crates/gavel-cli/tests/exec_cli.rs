@@ -985,9 +985,15 @@ fn gavel_sleeping(w: &Ws, ready: impl Fn(&str) -> bool) -> (std::process::Child,
 
 /// Sends SIGTERM to gavel; asserts that gavel exits 128+15 (it did not die of the
 /// signal), that the command is gone, and that the execution receipt names SIGTERM.
-fn assert_sigterm_forwarded(w: &Ws, mut child: std::process::Child, kid: &str) {
+fn assert_sigterm_forwarded(w: &Ws, child: std::process::Child, kid: &str) {
+    assert_forwarded(w, child, kid, libc::SIGTERM, "SIGTERM");
+}
+
+/// Sends `sig` to gavel; asserts that gavel exits 128+sig (it did not die of the
+/// signal), that the command is gone, and that the execution receipt names `name`.
+fn assert_forwarded(w: &Ws, mut child: std::process::Child, kid: &str, sig: i32, name: &str) {
     // SAFETY: plain kill(2) of the gavel process this test started.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
     let status = child.wait().unwrap();
     let mut err = String::new();
     child
@@ -998,8 +1004,8 @@ fn assert_sigterm_forwarded(w: &Ws, mut child: std::process::Child, kid: &str) {
         .unwrap();
     assert_eq!(
         status.code(),
-        Some(128 + libc::SIGTERM),
-        "gavel exits with the child's status instead of dying of the signal: {status:?} {err}"
+        Some(128 + sig),
+        "gavel exits with the child's status instead of dying of {name}: {status:?} {err}"
     );
     assert!(
         !Path::new(&format!("/proc/{kid}")).exists(),
@@ -1007,7 +1013,7 @@ fn assert_sigterm_forwarded(w: &Ws, mut child: std::process::Child, kid: &str) {
     );
     let e = read_receipts(&w.receipts()).pop().unwrap();
     assert_eq!(e["payload"]["type"], json!("gavel:execution"));
-    assert_eq!(e["payload"]["signal"], json!("SIGTERM"));
+    assert_eq!(e["payload"]["signal"], json!(name));
     assert!(e["payload"]["tool_duration_ms"].as_f64().unwrap() < 30_000.0);
 }
 
@@ -1018,6 +1024,70 @@ fn sigterm_to_gavel_reaches_the_child() {
         std::fs::read_to_string(format!("/proc/{k}/comm")).is_ok_and(|c| c.trim() == "sleep")
     });
     assert_sigterm_forwarded(&w, child, &kid);
+}
+
+fn is_sleep(k: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{k}/comm")).is_ok_and(|c| c.trim() == "sleep")
+}
+
+/// The state letter of a process (`S` sleeping, `T` stopped, ...).
+fn proc_state(pid: &str) -> char {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat.rsplit(')')
+        .next()
+        .and_then(|r| r.trim().chars().next())
+        .unwrap_or('?')
+}
+
+/// Waits up to 10 s for `pid` to reach `state`.
+fn wait_state(pid: &str, state: char) {
+    let t0 = std::time::Instant::now();
+    while proc_state(pid) != state {
+        assert!(
+            t0.elapsed().as_secs() < 10,
+            "{pid} never reached state {state}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn every_signal_that_would_end_gavel_is_forwarded() {
+    // gavel dying of one of these would leave a decision without an execution receipt
+    // and the command orphaned
+    let rt = libc::SIGRTMIN() + 3;
+    // real-time signals have no name of their own in receipts: SIG<number>
+    let rt_name = format!("SIG{rt}");
+    for (sig, name) in [
+        (libc::SIGALRM, "SIGALRM"),
+        (libc::SIGXCPU, "SIGXCPU"),
+        (libc::SIGPWR, "SIGPWR"),
+        (rt, rt_name.as_str()),
+    ] {
+        let w = Ws::new();
+        let (child, kid) = gavel_sleeping(&w, is_sleep);
+        assert_forwarded(&w, child, &kid, sig, name);
+    }
+}
+
+#[test]
+fn ctrl_z_stops_the_command_and_gavel_and_fg_resumes_both() {
+    let w = Ws::new();
+    let (mut child, kid) = gavel_sleeping(&w, is_sleep);
+    let gavel = child.id().to_string();
+    // SAFETY: plain kill(2) of the gavel process this test started.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTSTP) }, 0);
+    // the command (in a session of its own, where SIGTSTP would be discarded) stops,
+    // and so does gavel, as the shell's job control expects
+    wait_state(&kid, 'T');
+    wait_state(&gavel, 'T');
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGCONT) }, 0);
+    wait_state(&kid, 'S');
+    wait_state(&gavel, 'S');
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    assert_eq!(child.wait().unwrap().code(), Some(128 + libc::SIGTERM));
 }
 
 /// A signal that arrives right after the fork, before the command has exec'd and the

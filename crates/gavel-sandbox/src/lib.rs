@@ -40,7 +40,7 @@ pub use profile::{Network, Profile, SYSTEM_EXEC, SYSTEM_READ, SyscallMode, is_fo
 pub use report::{
     CONTROLS, ControlStatus, EnforcementReport, PassedFd, SandboxState, SeccompReport,
 };
-pub use signals::FORWARDED as FORWARDED_SIGNALS;
+pub use signals::{FORWARDED as FORWARDED_SIGNALS, forwarded as forwarded_signals};
 pub use spawn::{Finished, Gated, Prepared, Running, passable_fd, signal_name};
 
 use report::CONTROLS as CONTROL_NAMES;

@@ -7,15 +7,23 @@
 //! get it too, as they would from a terminal). A signal that gavel inherited as ignored
 //! (e.g. SIGHUP under `nohup`) stays ignored and is not forwarded.
 //!
-//! SIGTSTP (terminal stop): forwarded as SIGTSTP, then gavel stops itself with SIGSTOP so
-//! that the shell's job control sees the job stop; the shell's SIGCONT is then forwarded.
-//! The previous dispositions are restored when the last child is unregistered.
+//! Every signal whose default action would end gavel is forwarded (except the
+//! synchronous faults and SIGKILL/SIGSTOP, which cannot be caught), the real-time ones
+//! included: a signal gavel died of would leave the chain with a decision and no
+//! execution receipt, and the command orphaned.
+//!
+//! SIGTSTP (terminal stop): the child's process group gets SIGSTOP, since it is in a
+//! session of its own and the kernel discards SIGTSTP sent to such an orphaned group;
+//! then gavel stops itself with SIGSTOP so that the shell's job control sees the job
+//! stop; the shell's SIGCONT is then forwarded. The previous dispositions are restored
+//! when the last child is unregistered.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI32, Ordering};
 
-/// Signals forwarded to the child's process group.
-pub const FORWARDED: [libc::c_int; 9] = [
+/// Signals forwarded to the child's process group, besides the real-time ones
+/// ([`forwarded`] lists them all).
+pub const FORWARDED: [libc::c_int; 17] = [
     libc::SIGINT,
     libc::SIGTERM,
     libc::SIGHUP,
@@ -25,7 +33,25 @@ pub const FORWARDED: [libc::c_int; 9] = [
     libc::SIGWINCH,
     libc::SIGCONT,
     libc::SIGTSTP,
+    libc::SIGALRM,
+    libc::SIGVTALRM,
+    libc::SIGPROF,
+    libc::SIGXCPU,
+    libc::SIGXFSZ,
+    libc::SIGPWR,
+    libc::SIGIO,
+    libc::SIGSTKFLT,
 ];
+
+/// The real-time signals the C library leaves to programs (`SIGRTMIN..=SIGRTMAX`).
+pub fn realtime() -> std::ops::RangeInclusive<libc::c_int> {
+    libc::SIGRTMIN()..=libc::SIGRTMAX()
+}
+
+/// Every signal gavel forwards: [`FORWARDED`] and the real-time ones.
+pub fn forwarded() -> impl Iterator<Item = libc::c_int> + Clone {
+    FORWARDED.into_iter().chain(realtime())
+}
 
 const SLOTS: usize = 128;
 static CHILDREN: [AtomicI32; SLOTS] = [const { AtomicI32::new(0) }; SLOTS];
@@ -50,8 +76,14 @@ extern "C" fn forward(sig: libc::c_int) {
             let pid = slot.load(Ordering::Relaxed);
             if pid > 0 {
                 any = true;
-                if libc::kill(-pid, sig) != 0 {
-                    libc::kill(pid, sig);
+                // SIGTSTP to the child's orphaned group would be discarded
+                let to_child = if sig == libc::SIGTSTP {
+                    libc::SIGSTOP
+                } else {
+                    sig
+                };
+                if libc::kill(-pid, to_child) != 0 {
+                    libc::kill(pid, to_child);
                 }
             }
         }
@@ -81,7 +113,7 @@ pub(crate) fn register(pid: i32) -> Registration {
     if slot.is_some() {
         if state.users == 0 {
             state.previous.clear();
-            for sig in FORWARDED {
+            for sig in forwarded() {
                 // SAFETY: sigaction with a zeroed struct whose handler is an extern "C"
                 // function of the right signature; the old action is saved for restore.
                 unsafe {

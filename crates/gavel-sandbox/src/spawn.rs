@@ -144,6 +144,8 @@ struct ChildPlan {
     progs: *const libc::sock_fprog,
     nprogs: usize,
     parent_pid: libc::pid_t,
+    /// The real-time signals gavel forwards (their handlers go back to the default).
+    realtime: (c_int, c_int),
     /// gavel's effective uid: root gets every capability back at `execve` from the
     /// bounding set, so for root the bounding set must be emptied.
     euid: libc::uid_t,
@@ -483,7 +485,10 @@ fn child_main(p: &ChildPlan) -> ! {
                 &[sig as usize, &dfl as *const _ as usize, 0, 8],
             )
         };
-        for sig in signals::FORWARDED {
+        for sig in signals::FORWARDED
+            .into_iter()
+            .chain(p.realtime.0..=p.realtime.1)
+        {
             let mut old = dfl;
             let got = sys(
                 SYS_rt_sigaction,
@@ -913,6 +918,7 @@ impl Prepared {
             parent_pid: unsafe { libc::getpid() },
             // SAFETY: geteuid has no preconditions and cannot fail.
             euid: unsafe { libc::geteuid() },
+            realtime: (*signals::realtime().start(), *signals::realtime().end()),
             confine,
             stdio: [0, 1, 2].map(|i: usize| stdio[i].as_ref().map_or(-1, |f| f.as_raw_fd())),
             keep: keep.as_ptr(),

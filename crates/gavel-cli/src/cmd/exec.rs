@@ -25,8 +25,11 @@
 //!    with `sandbox_state: "unavailable"` and the cause in `sandbox.cause`, nothing ran,
 //!    exit 125.
 //! 6. Otherwise the child is released and execs the command; gavel waits and forwards
-//!    SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT and SIGTSTP
-//!    to the child's process group. Those signals are blocked in gavel from just before
+//!    to the child's process group every signal that would otherwise end or stop gavel
+//!    (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT, SIGALRM,
+//!    SIGVTALRM, SIGPROF, SIGXCPU, SIGXFSZ, SIGPWR, SIGIO, SIGSTKFLT, the real-time
+//!    ones; SIGTSTP stops the command with SIGSTOP, then gavel, for the shell's job
+//!    control). Those signals are blocked in gavel from just before
 //!    the fork until the forwarding is in place, so one that arrives meanwhile is
 //!    forwarded rather than killing gavel (during a deny it ends gavel after the deny);
 //!    after the command ended they are held back (and dropped at exit) so that the

@@ -390,7 +390,7 @@ pub struct Lost {
 /// The signal mask of this thread, to put back with [`restore_mask`].
 pub struct SavedMask(libc::sigset_t);
 
-/// Blocks the signals gavel forwards ([`gavel_sandbox::FORWARDED_SIGNALS`]) on this
+/// Blocks the signals gavel forwards ([`gavel_sandbox::forwarded_signals`]) on this
 /// (the only) thread and returns the previous mask.
 ///
 /// gavel-sandbox installs its forwarding handlers once the child has exec'd; a signal
@@ -406,7 +406,7 @@ pub fn block_forwarded() -> SavedMask {
         let mut set: libc::sigset_t = std::mem::zeroed();
         let mut old: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
-        for sig in gavel_sandbox::FORWARDED_SIGNALS {
+        for sig in gavel_sandbox::forwarded_signals() {
             libc::sigaddset(&mut set, sig);
         }
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
