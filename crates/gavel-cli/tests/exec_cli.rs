@@ -561,6 +561,11 @@ fn check10_signal_and_abstract_unix_scoping() {
     let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
     let listener = std::os::unix::net::UnixListener::bind_addr(&addr).unwrap();
     listener.set_nonblocking(true).unwrap();
+    // with the network denied no unix socket can be made at all; with it allowed,
+    // Landlock's scope is what refuses the connect
+    let j = w.probe(&["abstract-connect", &name]).assert_errno(EPERM);
+    assert_eq!(j["step"], json!("socket"));
+    w.write_profile_text(&w.profile_yaml("allow", "default", "  allow: [PATH]"));
     let j = w.probe(&["abstract-connect", &name]).assert_errno(EPERM);
     assert_eq!(j["step"], json!("connect"));
     assert!(

@@ -29,6 +29,7 @@
 //! | `exec PATH [ARG...]` | `execv`; on success the new program's output is all there is |
 //! | `tcp-connect HOST:PORT` | `socket(SOCK_STREAM)` then `connect`, then sends `gavel-probe` |
 //! | `tcp-bind HOST:PORT` | `socket(SOCK_STREAM)` then `bind` |
+//! | `tcp-listen` | an AF_INET stream socket, then `listen` without `bind` (the kernel picks a port) |
 //! | `udp-send HOST:PORT` | `socket(SOCK_DGRAM)` then `sendto` of `gavel-probe` |
 //! | `socket FAMILY TYPE PROTO` | `socket`; FAMILY unix/inet/inet6/netlink/packet/vsock/NUM, TYPE stream/dgram/raw/seqpacket/NUM, PROTO a number or route/audit/tcp/udp/icmp/sctp/mptcp/all |
 //! | `syscall NAME` | one raw syscall with harmless arguments, see [`syscall`] |
@@ -376,6 +377,23 @@ fn op_tcp_bind(args: &[OsString]) -> Result<Outcome, Usage> {
         Outcome::from_errno("tcp-bind", last_errno()).with("step", json!("bind"))
     } else {
         Outcome::ok("tcp-bind")
+    };
+    close(fd);
+    Ok(out)
+}
+
+fn op_tcp_listen() -> Result<Outcome, Usage> {
+    // SAFETY: plain socket(2) call.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Ok(Outcome::from_errno("tcp-listen", last_errno()).with("step", json!("socket")));
+    }
+    // SAFETY: listen on the socket just made; unbound, the kernel picks a port.
+    let rc = unsafe { libc::listen(fd, 1) };
+    let out = if rc < 0 {
+        Outcome::from_errno("tcp-listen", last_errno()).with("step", json!("listen"))
+    } else {
+        Outcome::ok("tcp-listen")
     };
     close(fd);
     Ok(out)
@@ -756,6 +774,7 @@ fn run(args: &[OsString]) -> Result<Outcome, Usage> {
         "exec" => op_exec(rest),
         "tcp-connect" => op_tcp_connect(rest),
         "tcp-bind" => op_tcp_bind(rest),
+        "tcp-listen" => op_tcp_listen(),
         "udp-send" => op_udp_send(rest),
         "socket" => op_socket(rest),
         "syscall" => syscall(rest),

@@ -17,12 +17,16 @@
 //!    `clone`, whose flags the filter can inspect (clone3 passes them in memory).
 //! 3. **argument checks** (compiled by seccompiler, only for the calls that need
 //!    them): namespace flags of `clone`/`unshare`, `ioctl` TIOCSTI/TIOCLINUX, and with
-//!    a restricted network `socket()`: AF_UNIX; AF_INET/AF_INET6 only `SOCK_STREAM`
+//!    a restricted network `socket()`: AF_INET/AF_INET6 only `SOCK_STREAM`
 //!    with protocol 0 or TCP (so TCP reaches Landlock, and SCTP/MPTCP streams cannot
 //!    bypass it); AF_NETLINK only `NETLINK_ROUTE`; nothing else (UDP, raw, packet,
-//!    vsock, ...). When Landlock cannot restrict TCP (ABI < 4) and the network is
-//!    denied, AF_INET/AF_INET6 are refused entirely. The tree jumps there for those
-//!    calls only.
+//!    vsock, ...). AF_UNIX sockets are refused too: Landlock (ABI 7) does not restrict
+//!    connecting to a socket file, which reaches docker.sock, D-Bus or an ssh agent
+//!    wherever the path is (`socketpair` still works). When Landlock cannot restrict
+//!    TCP (ABI < 4) and the network is denied, AF_INET/AF_INET6 are refused entirely.
+//!    The tree jumps there for those calls only. With a restricted network and no
+//!    `bind_tcp` port, `listen` is refused as well: `listen` on an unbound socket binds
+//!    a random port, which Landlock's bind rule never sees.
 //!
 //! The unit tests prove the program equivalent, call by call and on argument
 //! variations, to the straightforward composition it replaces (three seccompiler-style
@@ -348,7 +352,6 @@ const SOCK_TYPE_MASK: u64 = 0xf;
 #[cfg(test)]
 fn socket_denials(network: &Network, landlock_net: bool) -> Result<Vec<SeccompRule>, SandboxError> {
     let mut rules = vec![rule(vec![
-        cond(0, Len::Dword, Op::Ne, AF_UNIX)?,
         cond(0, Len::Dword, Op::Ne, AF_INET)?,
         cond(0, Len::Dword, Op::Ne, AF_INET6)?,
         cond(0, Len::Dword, Op::Ne, AF_NETLINK)?,
@@ -388,13 +391,10 @@ fn socket_allowances(
     if !network.is_restricted() {
         return Ok(Vec::new());
     }
-    let mut rules = vec![
-        rule(vec![cond(0, Len::Dword, Op::Eq, AF_UNIX)?])?,
-        rule(vec![
-            cond(0, Len::Dword, Op::Eq, AF_NETLINK)?,
-            cond(2, Len::Dword, Op::Eq, libc::NETLINK_ROUTE as u64)?,
-        ])?,
-    ];
+    let mut rules = vec![rule(vec![
+        cond(0, Len::Dword, Op::Eq, AF_NETLINK)?,
+        cond(2, Len::Dword, Op::Eq, libc::NETLINK_ROUTE as u64)?,
+    ])?];
     if !matches!(network, Network::Deny) || landlock_net {
         for family in [AF_INET, AF_INET6] {
             for proto in [0, libc::IPPROTO_TCP as u64] {
@@ -412,6 +412,16 @@ fn socket_allowances(
         }
     }
     Ok(rules)
+}
+
+/// Whether `listen` is refused: a restricted network with no port to bind (an unbound
+/// socket that listens gets a random port, which Landlock's bind rule never sees).
+fn refuses_listen(network: &Network) -> bool {
+    match network {
+        Network::Allow => false,
+        Network::Deny => true,
+        Network::Ports { bind_tcp, .. } => bind_tcp.is_empty(),
+    }
 }
 
 /// System calls of the strict allow-list (unconditional).
@@ -702,6 +712,9 @@ pub(crate) fn build(
     if !network.is_restricted() {
         table.insert(libc::SYS_socket, Verdict::Allow);
     }
+    if refuses_listen(network) {
+        table.insert(libc::SYS_listen, Verdict::Errno(libc::EPERM as u32));
+    }
     // clone3 answers ENOSYS (libc then falls back to clone, whose flags are checked)
     table.insert(libc::SYS_clone3, Verdict::Errno(libc::ENOSYS as u32));
     let eperm = SeccompAction::Errno(libc::EPERM as u32);
@@ -888,6 +901,9 @@ pub(crate) mod bpf_vm {
                     let conds = socket_denials(network, landlock_net).unwrap();
                     rules.entry(libc::SYS_socket).or_default().extend(conds);
                 }
+                if refuses_listen(network) {
+                    rules.insert(libc::SYS_listen, Vec::new());
+                }
                 compile("deny_list", rules, SeccompAction::Allow, eperm).unwrap()
             }
             SyscallMode::Strict => {
@@ -900,6 +916,9 @@ pub(crate) mod bpf_vm {
                 }
                 if !network.is_restricted() {
                     rules.insert(libc::SYS_socket, Vec::new());
+                }
+                if refuses_listen(network) {
+                    rules.remove(&libc::SYS_listen);
                 }
                 compile("allow_list", rules, eperm, SeccompAction::Allow).unwrap()
             }
@@ -1010,8 +1029,15 @@ mod tests {
             v(Data::x86_64(libc::SYS_ioctl, &[0, libc::TIOCGWINSZ])),
             ALLOW
         );
-        // sockets
-        assert_eq!(v(sock(libc::AF_UNIX, libc::SOCK_DGRAM, 0)), ALLOW);
+        // sockets: no AF_UNIX socket (a socket file is reachable past Landlock), and no
+        // listen without a port to bind
+        assert_eq!(v(sock(libc::AF_UNIX, libc::SOCK_DGRAM, 0)), EPERM);
+        assert_eq!(v(sock(libc::AF_UNIX, libc::SOCK_STREAM, 0)), EPERM);
+        assert_eq!(
+            v(Data::x86_64(libc::SYS_socketpair, &[libc::AF_UNIX as u64])),
+            ALLOW
+        );
+        assert_eq!(v(Data::x86_64(libc::SYS_listen, &[3, 16])), EPERM);
         assert_eq!(
             v(sock(
                 libc::AF_INET,
@@ -1081,8 +1107,29 @@ mod tests {
         );
         assert_eq!(
             verdict(&old, &sock(libc::AF_UNIX, libc::SOCK_STREAM, 0)),
+            EPERM
+        );
+        // an unrestricted network leaves AF_UNIX and listen alone
+        assert_eq!(
+            verdict(&allow, &sock(libc::AF_UNIX, libc::SOCK_STREAM, 0)),
             ALLOW
         );
+        assert_eq!(
+            verdict(&allow, &Data::x86_64(libc::SYS_listen, &[3, 16])),
+            ALLOW
+        );
+        // a port to bind allows listen (on it: Landlock checks the bind)
+        let ports = |bind: &[u16]| Network::Ports {
+            connect_tcp: [443].into(),
+            bind_tcp: bind.iter().copied().collect(),
+        };
+        for (net, want) in [(ports(&[]), EPERM), (ports(&[8080]), ALLOW)] {
+            let plan = build(SyscallMode::Default, &net, true).unwrap();
+            assert_eq!(
+                verdict(&plan, &Data::x86_64(libc::SYS_listen, &[3, 16])),
+                want
+            );
+        }
     }
 
     #[test]
@@ -1113,7 +1160,8 @@ mod tests {
         assert_eq!(v(Data::x86_64(libc::SYS_ioctl, &[0, libc::TCGETS])), ALLOW);
         assert_eq!(v(sock(libc::AF_INET, libc::SOCK_STREAM, 0)), ALLOW);
         assert_eq!(v(sock(libc::AF_INET, libc::SOCK_DGRAM, 0)), EPERM);
-        assert_eq!(v(sock(libc::AF_UNIX, libc::SOCK_STREAM, 0)), ALLOW);
+        assert_eq!(v(sock(libc::AF_UNIX, libc::SOCK_STREAM, 0)), EPERM);
+        assert_eq!(v(Data::x86_64(libc::SYS_listen, &[3, 16])), EPERM);
         assert_eq!(v(Data::x86_64(0x4000_0000 | libc::SYS_read, &[])), KILL);
     }
 

@@ -144,9 +144,17 @@ fn check04_network_deny() {
     run(&p, &["socket", "vsock", "stream", "0"]).assert_errno(EPERM);
     run(&p, &["socket", "inet", "stream", "sctp"]).assert_errno(EPERM);
     run(&p, &["socket", "inet", "stream", "mptcp"]).assert_errno(EPERM);
+    // a unix socket could connect to any socket file (docker.sock, D-Bus, an ssh
+    // agent): Landlock does not restrict that, so the socket is refused
+    run(&p, &["socket", "unix", "stream", "0"]).assert_errno(EPERM);
+    run(&p, &["socket", "unix", "dgram", "0"]).assert_errno(EPERM);
+    // listen without bind would take a random port past Landlock's bind rule
+    let j = run(&p, &["tcp-listen"]).assert_errno(EPERM);
+    assert_eq!(j["step"], json!("listen"));
+    run_unconfined(&["tcp-listen"]).assert_ok();
+    run_unconfined(&["socket", "unix", "stream", "0"]).assert_ok();
     // what stays possible
     run(&p, &["socket", "netlink", "raw", "route"]).assert_ok();
-    run(&p, &["socket", "unix", "stream", "0"]).assert_ok();
     run(&p, &["socket", "inet", "stream", "tcp"]).assert_ok();
 
     let mut buf = [0u8; 64];
@@ -475,7 +483,10 @@ fn check10_signal_and_abstract_unix_scoping() {
     let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
     let listener = std::os::unix::net::UnixListener::bind_addr(&addr).unwrap();
     listener.set_nonblocking(true).unwrap();
-    let j = run(&p, &["abstract-connect", &name]).assert_errno(EPERM);
+    // with the network allowed, seccomp lets the unix socket be made: Landlock's scope
+    // is what refuses the connect
+    let open_net = w.profile_with("", "allow", "default");
+    let j = run(&open_net, &["abstract-connect", &name]).assert_errno(EPERM);
     assert_eq!(j["step"], json!("connect"));
     assert!(
         listener
