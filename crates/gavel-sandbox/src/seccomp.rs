@@ -340,7 +340,6 @@ fn namespace_and_tty_denials() -> Result<Vec<ConditionalDenial>, SandboxError> {
     Ok(out)
 }
 
-const AF_UNIX: u64 = libc::AF_UNIX as u64;
 const AF_INET: u64 = libc::AF_INET as u64;
 const AF_INET6: u64 = libc::AF_INET6 as u64;
 const AF_NETLINK: u64 = libc::AF_NETLINK as u64;
