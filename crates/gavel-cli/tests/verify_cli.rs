@@ -389,6 +389,20 @@ fn every_path_is_verified_and_an_invalid_one_decides_the_status() {
 }
 
 #[test]
+fn without_a_key_a_chain_break_is_still_shown() {
+    let env = Env::new();
+    make_chain(&env, 3);
+    std::fs::remove_file(env.receipts().join("000000000002.json")).unwrap();
+    let o = env.run(&["verify", env.receipts().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("chain_break: sequence gap: receipt 2 is missing"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
 fn empty_directory_is_undecidable() {
     let env = Env::new();
     env.run(&["keys", "generate"]);

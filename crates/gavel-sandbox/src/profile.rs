@@ -119,6 +119,9 @@ fn canonical_even_if_missing(path: &Path) -> PathBuf {
     }
 }
 
+/// Largest profile file read (a profile is a few hundred bytes).
+const MAX_PROFILE_BYTES: u64 = 1 << 20;
+
 /// Exact names that never reach a confined command.
 const FORBIDDEN_ENV: &[&str] = &[
     // shells
@@ -509,10 +512,28 @@ impl Profile {
 
     /// Loads a YAML profile; relative paths are relative to `base_dir`.
     pub fn from_file(path: &Path, base_dir: &Path) -> Result<Profile, SandboxError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SandboxError::ProfileRead {
+        use std::io::Read;
+        let err = |source| SandboxError::ProfileRead {
             path: path.to_path_buf(),
             source,
-        })?;
+        };
+        // a regular file of reasonable size: not a FIFO (whose opening alone would wait
+        // for a writer), not /dev/zero; looked at before it is opened
+        if !std::fs::metadata(path).map_err(err)?.is_file() {
+            return Err(err(std::io::Error::other(
+                "not a regular file (a profile is a YAML file)",
+            )));
+        }
+        let file = std::fs::File::open(path).map_err(err)?;
+        let mut text = String::new();
+        file.take(MAX_PROFILE_BYTES + 1)
+            .read_to_string(&mut text)
+            .map_err(err)?;
+        if text.len() as u64 > MAX_PROFILE_BYTES {
+            return Err(err(std::io::Error::other(format!(
+                "larger than {MAX_PROFILE_BYTES} bytes, more than any profile needs"
+            ))));
+        }
         Profile::from_yaml_str(&text, &path.display().to_string(), base_dir)
     }
 
@@ -715,6 +736,25 @@ mod tests {
 
     fn tmp() -> tempfile::TempDir {
         tempfile::tempdir().expect("tempdir")
+    }
+
+    #[test]
+    fn a_profile_file_is_a_regular_file_of_reasonable_size() {
+        let dir = tmp();
+        let fifo = dir.path().join("p.yaml");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo with a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        for bad in [fifo.as_path(), Path::new("/dev/zero"), dir.path()] {
+            let e = Profile::from_file(bad, dir.path()).unwrap_err().to_string();
+            assert!(e.contains("cannot read sandbox profile"), "{e}");
+        }
+        let big = dir.path().join("big.yaml");
+        std::fs::write(&big, vec![b'#'; (MAX_PROFILE_BYTES + 1) as usize]).unwrap();
+        let e = Profile::from_file(&big, dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("larger than"), "{e}");
     }
 
     #[test]

@@ -1195,7 +1195,7 @@ impl Forked {
             return Err(match f {
                 Ok((ChildStep::Exec, errno)) => {
                     let hint = if errno == libc::EACCES && confine {
-                        " (is it under the profile's filesystem.exec?)"
+                        " (are it and the dynamic loader it needs, e.g. /usr/lib, under the profile's filesystem.exec?)"
                     } else {
                         ""
                     };

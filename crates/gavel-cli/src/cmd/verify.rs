@@ -385,8 +385,27 @@ fn print_human(path: &Path, kind: &str, r: &ChainReport, notes: &[String]) {
             let rest = problems.len() - LISTED_PROBLEMS;
             println!("  ... and {rest} more (use --json for all)");
         }
-        for p in r.chain_problems.iter().filter(|p| p.source.is_none()) {
-            println!("  {}: {}", p.cause, p.detail);
+        // chain problems not already shown as a receipt's cause (a receipt that is
+        // undecidable for want of a key still breaks the chain where it is)
+        for p in &r.chain_problems {
+            let shown = p.source.as_ref().is_some_and(|src| {
+                r.receipts
+                    .iter()
+                    .any(|x| &x.source == src && x.cause == Some(p.cause))
+            });
+            if shown {
+                continue;
+            }
+            match &p.source {
+                None => println!("  {}: {}", p.cause, p.detail),
+                Some(src) => {
+                    let seq = p
+                        .sequence
+                        .map(|s| format!(" (sequence {s})"))
+                        .unwrap_or_default();
+                    println!("  {src}{seq}: {}: {}", p.cause, p.detail);
+                }
+            }
         }
         if r.status == Status::Valid {
             println!("  note: {}", completeness(r));

@@ -39,33 +39,47 @@ pub fn probe_dir() -> PathBuf {
     probe().parent().expect("probe dir").to_path_buf()
 }
 
-/// The repository's example policy directory.
+/// The example policy of the repository (`examples/policies`), out of /tmp (see
+/// [`out_of_tmp`]).
 pub fn example_policies() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/policies")
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        out_of_tmp(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/policies"),
+            "example-policy",
+        )
+    })
+    .clone()
 }
 
-/// The test policy: denies rm and friends, allows every other `shell:` action.
-/// The exec tests' policy directory: the one in the source tree, or a copy of it
-/// under `common::test_tmp_base` when the tree lies under /tmp (which the built-in
-/// `workspace` profile lets a command write, so gavel would refuse to run with it).
+/// The exec tests' policy: denies rm and friends, allows every other `shell:` action;
+/// out of /tmp (see [`out_of_tmp`]).
 pub fn exec_policies() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/exec-policy");
-        let real = std::fs::canonicalize(&src).unwrap_or_else(|_| src.clone());
-        if !real.starts_with("/tmp") {
-            return src;
-        }
-        let copy = crate::common::test_tmp_base()
-            .join(format!("gavel-exec-policy-{}", std::process::id()));
-        std::fs::create_dir_all(&copy).unwrap();
-        for f in std::fs::read_dir(&src).unwrap() {
-            let f = f.unwrap().path();
-            std::fs::copy(&f, copy.join(f.file_name().unwrap())).unwrap();
-        }
-        copy
+        out_of_tmp(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/exec-policy"),
+            "exec-policy",
+        )
     })
     .clone()
+}
+
+/// `src`, a directory of the source tree, or a copy of its files under
+/// `common::test_tmp_base` when the tree lies under /tmp: the built-in `workspace`
+/// profile lets a command write /tmp, so gavel would refuse to run with a policy there.
+fn out_of_tmp(src: &Path, name: &str) -> PathBuf {
+    let real = std::fs::canonicalize(src).unwrap_or_else(|_| src.to_path_buf());
+    if !real.starts_with("/tmp") {
+        return src.to_path_buf();
+    }
+    let copy = crate::common::test_tmp_base().join(format!("gavel-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&copy).unwrap();
+    for f in std::fs::read_dir(src).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, copy.join(f.file_name().unwrap())).unwrap();
+    }
+    copy
 }
 
 /// nono: `~/.cargo/bin/nono` or on `PATH`. Fails (never skips) when missing.
