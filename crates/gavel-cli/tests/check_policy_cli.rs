@@ -283,6 +283,10 @@ fn bad_input_exits_2_with_one_line_and_writes_nothing() {
             vec!["--context".into(), r#"{"agent_did": 7}"#.into()],
             "agent_did must be a string",
         ),
+        (
+            vec!["--context".into(), r#"{"session_id": ["s"]}"#.into()],
+            "session_id must be a string",
+        ),
     ];
     for (extra, msg) in cases {
         let mut args: Vec<String> = [
@@ -346,6 +350,16 @@ fn bad_input_exits_2_with_one_line_and_writes_nothing() {
         ]);
         assert_eq!(o.status.code(), Some(2));
     }
+    let o = env.run(&[
+        "check-policy",
+        "--action",
+        " ",
+        "--policy-dir",
+        pd.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_one_line_error(&o);
+    assert!(stderr(&o).contains("--action is empty"), "{}", stderr(&o));
     let o = env.run(&[
         "check-policy",
         "--action",

@@ -366,6 +366,17 @@ impl Governance {
                 )));
             }
         };
+        // the receipt records session_id only as a string: any other value would be
+        // dropped silently, so it is refused like a malformed agent_did
+        if let Some(other) = req
+            .context
+            .get("session_id")
+            .filter(|v| !v.is_string() && !v.is_null())
+        {
+            return Err(GovernanceError::BadRequest(format!(
+                "context.session_id must be a string, not {other}"
+            )));
+        }
         let trust_score = self.trust.score(&agent_did)?;
         let verdict: Verdict = self.policy.evaluate(&Request {
             action: req.action,

@@ -34,6 +34,11 @@ pub struct CheckArgs {
 }
 
 pub fn run(state: &StateDir, args: &CheckArgs) -> CmdResult {
+    if args.action.trim().is_empty() {
+        return Err(crate::failure::Failure::bad_input(
+            "--action is empty: name the action to decide on, e.g. --action shell:ls",
+        ));
+    }
     let context = parse_context(&args.context)?;
     let early_key = (!args.no_sign)
         .then(|| existing_key(state, args.sign.key.as_ref()))
