@@ -350,21 +350,26 @@ fn run(
         }
     };
 
-    // 1. parse, check shape, pick the key, build the signing input (parallel)
-    let staged: Vec<(ReceiptReport, Option<PendingSig>, Deferred)> = inputs
+    // 1. parse, check shape, pick the key, build the signing input (parallel); the
+    // reports are collected apart from the rest, and a pending signature is boxed, so
+    // that an input that fails early (a line of `{}` in a hostile JSONL file) costs its
+    // report and little more
+    type Rest = (Option<Box<PendingSig>>, Deferred);
+    let (mut reports, rest): (Vec<ReceiptReport>, Vec<Rest>) = inputs
         .into_par_iter()
         .enumerate()
-        .map(|(i, input)| stage(i, input, opts))
-        .collect();
-    let mut reports = Vec::with_capacity(staged.len());
+        .map(|(i, input)| {
+            let (r, p, d) = stage(i, input, opts);
+            (r, (p.map(Box::new), d))
+        })
+        .unzip();
     let mut pending = Vec::new();
-    let mut deferred = Vec::with_capacity(staged.len());
-    for (r, p, d) in staged {
-        if p.is_none() {
-            tick(1);
+    let mut deferred = Vec::with_capacity(rest.len());
+    for (p, d) in rest {
+        match p {
+            Some(p) => pending.push(*p),
+            None => tick(1),
         }
-        reports.push(r);
-        pending.extend(p);
         deferred.push(d);
     }
 
