@@ -369,6 +369,21 @@ fn bad_input_exits_2_with_one_line_and_writes_nothing() {
     ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("Policy directory not found: /no/such/dir"));
+    // a file is named as a file
+    let o = env.run(&[
+        "check-policy",
+        "--action",
+        "shell:ls",
+        "--policy",
+        "/no/such/policy.yaml",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_one_line_error(&o);
+    assert!(
+        stderr(&o).contains("Policy file not found: /no/such/policy.yaml"),
+        "{}",
+        stderr(&o)
+    );
     // nothing was written on any of these paths
     assert_eq!(receipt_files(&env.receipts()), before);
     assert_eq!(env.verify(&env.receipts(), &[]).0, 0);

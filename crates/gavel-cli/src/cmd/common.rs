@@ -37,7 +37,20 @@ impl PolicyArgs {
 
     /// Loads and validates the policy.
     pub fn load(&self) -> Result<PolicySet, Failure> {
+        self.file_exists()?;
         Ok(PolicySet::load(&self.path())?)
+    }
+
+    /// A `--policy FILE` that does not exist is named as a file (the library's message,
+    /// AGT's, speaks of a directory, which fits `--policy-dir` only).
+    fn file_exists(&self) -> Result<(), Failure> {
+        match &self.policy {
+            Some(f) if std::fs::symlink_metadata(f).is_err() => Err(Failure::bad_input(format!(
+                "Policy file not found: {}; check the --policy path (or give a directory with --policy-dir)",
+                f.display()
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// Loads the policy like [`PolicyArgs::load`]; with the operator key at hand, a
@@ -50,6 +63,7 @@ impl PolicyArgs {
         state: &StateDir,
         key: Option<&OperatorKey>,
     ) -> Result<PolicySet, Failure> {
+        self.file_exists()?;
         let off = std::env::var_os(NO_POLICY_CACHE).is_some_and(|v| !v.is_empty() && v != "0");
         let cache = key
             .filter(|_| !off)

@@ -1,13 +1,10 @@
 //! `gavel policy check` and `gavel policy digest`.
 
-use std::path::Path;
-
 use clap::{Args, Subcommand};
-use gavel_policy::PolicySet;
 use serde_json::json;
 
 use super::common::PolicyArgs;
-use crate::failure::{CmdResult, Failure};
+use crate::failure::CmdResult;
 
 /// `gavel policy ...`
 #[derive(Debug, Subcommand)]
@@ -63,9 +60,4 @@ pub fn run(cmd: &PolicyCommand) -> CmdResult {
         }
     }
     Ok(0)
-}
-
-/// The acta-policy-digest-v1 of the policy at `path` (a directory or one file).
-pub fn digest_of(path: &Path) -> Result<String, Failure> {
-    Ok(PolicySet::load(path)?.digest().to_owned())
 }

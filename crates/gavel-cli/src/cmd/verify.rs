@@ -89,9 +89,14 @@ enum Target {
 
 pub fn run(args: &VerifyArgs) -> CmdResult {
     let keys = trusted_keys(args.key.as_deref(), args.jwks.as_deref())?;
-    let expected_policy_digest = match args.policy_dir.as_deref().or(args.policy.as_deref()) {
-        Some(p) => Some(crate::cmd::policy::digest_of(p)?),
-        None => None,
+    let expected_policy_digest = if args.policy_dir.is_some() || args.policy.is_some() {
+        let policy = crate::cmd::common::PolicyArgs {
+            policy_dir: args.policy_dir.clone(),
+            policy: args.policy.clone(),
+        };
+        Some(policy.load()?.digest().to_owned())
+    } else {
+        None
     };
     let opts = VerifyOptions {
         keys,
