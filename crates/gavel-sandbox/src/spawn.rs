@@ -918,7 +918,7 @@ impl Prepared {
             parent_pid: unsafe { libc::getpid() },
             // SAFETY: geteuid has no preconditions and cannot fail.
             euid: unsafe { libc::geteuid() },
-            realtime: (*signals::realtime().start(), *signals::realtime().end()),
+            realtime: signals::realtime().into_inner(),
             confine,
             stdio: [0, 1, 2].map(|i: usize| stdio[i].as_ref().map_or(-1, |f| f.as_raw_fd())),
             keep: keep.as_ptr(),

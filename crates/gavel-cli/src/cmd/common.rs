@@ -99,6 +99,13 @@ pub struct SignArgs {
 }
 
 impl SignArgs {
+    /// The receipts directory: `--receipts-dir`, else the state directory's.
+    pub fn receipts_dir_in(&self, state: &StateDir) -> PathBuf {
+        self.receipts_dir
+            .clone()
+            .unwrap_or_else(|| state.receipts())
+    }
+
     /// A governance builder over `policy` with these options (backend, ring, trust
     /// threshold, receipts directory) and the state directory; the caller adds the
     /// signer.

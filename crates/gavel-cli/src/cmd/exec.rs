@@ -279,11 +279,7 @@ fn check_out_of_reach(profile: &Profile, state: &StateDir, args: &ExecArgs) -> R
             key.display()
         )));
     }
-    let receipts = args
-        .sign
-        .receipts_dir
-        .clone()
-        .unwrap_or_else(|| state.receipts());
+    let receipts = args.sign.receipts_dir_in(state);
     for (what, path) in [
         ("the receipts directory", receipts),
         (

@@ -392,12 +392,17 @@ fn print_human(path: &Path, kind: &str, r: &ChainReport, notes: &[String]) {
         }
         // chain problems not already shown as a receipt's cause (a receipt that is
         // undecidable for want of a key still breaks the chain where it is)
+        // each receipt's listed cause, looked up by source (one pass, not one per problem)
+        let causes: std::collections::HashMap<&str, Option<Cause>> = r
+            .receipts
+            .iter()
+            .map(|x| (x.source.as_str(), x.cause))
+            .collect();
         for p in &r.chain_problems {
-            let shown = p.source.as_ref().is_some_and(|src| {
-                r.receipts
-                    .iter()
-                    .any(|x| &x.source == src && x.cause == Some(p.cause))
-            });
+            let shown = p
+                .source
+                .as_deref()
+                .is_some_and(|src| causes.get(src) == Some(&Some(p.cause)));
             if shown {
                 continue;
             }

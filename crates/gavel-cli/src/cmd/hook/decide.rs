@@ -37,11 +37,7 @@ fn setup(state: &StateDir, args: &RunArgs, ev: &Event) -> Result<Setup, String> 
         .load_cached(state, early_key.as_ref())
         .map_err(|f| f.message)?;
     let key = operator_key_or(early_key, state, args.sign.key.as_ref()).map_err(|f| f.message)?;
-    let receipts = args
-        .sign
-        .receipts_dir
-        .clone()
-        .unwrap_or_else(|| state.receipts());
+    let receipts = args.sign.receipts_dir_in(state);
     let receipts_dir = std::path::absolute(&receipts)
         .map_err(|e| format!("receipts directory {}: {e}", receipts.display()))?;
     let gov = args

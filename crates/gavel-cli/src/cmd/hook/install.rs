@@ -241,11 +241,7 @@ pub fn install(state: &StateDir, a: &InstallArgs) -> CmdResult {
     // The key the hook will sign with (created now when it is the state directory's
     // and missing), and a receipts directory it can continue.
     let key = operator_key(state, a.sign.key.as_ref())?;
-    let receipts = a
-        .sign
-        .receipts_dir
-        .clone()
-        .unwrap_or_else(|| state.receipts());
+    let receipts = a.sign.receipts_dir_in(state);
     if let Some(tip) = ReceiptStore::new(&receipts).tip()?
         && tip.issuer != key.kid()
     {
